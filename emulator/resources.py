@@ -1,0 +1,44 @@
+"""Where the bundled data files live.
+
+``schemas/`` and ``scenarios/`` are top-level directories of the repository because they are data
+that users read and copy, not code. A wheel carries them as ``emulator._bundled.*`` (see
+``pyproject.toml``); a checkout or editable install reads them straight from the repository. Both
+paths go through here so nothing else has to know which kind of install it is running from.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bundled_dir(name: str) -> Path:
+    try:
+        path = Path(str(resources.files(f"emulator._bundled.{name}")))
+    except ModuleNotFoundError:
+        path = _REPO_ROOT / name
+    if not path.is_dir():
+        path = _REPO_ROOT / name
+    return path
+
+
+def schemas_dir() -> Path:
+    return _bundled_dir("schemas")
+
+
+def scenarios_dir() -> Path:
+    return _bundled_dir("scenarios")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Load ``schemas/<name>.schema.json`` once per process (schemas are immutable data)."""
+    path = schemas_dir() / f"{name}.schema.json"
+    with path.open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
