@@ -1,0 +1,332 @@
+"""The emulated HTTP API, without HTTP: requests in, responses and webhooks out.
+
+Both front ends (the Starlette server and the in-process pytest mock) turn what they receive
+into an :class:`ApiRequest` and hand it to :meth:`Api.handle`, so authentication, routing, body
+parsing, validation, errors, dedup and the command journal are one implementation. The
+:class:`Api` also owns what all tenants share: the clock, the timeline and the outbox that the
+front ends drive.
+
+Tenancy: the bearer token picks the tenant. Each API key has its own calls, commands and
+webhooks, so parallel CI jobs can share one emulator (moto's per-account backends).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .calls import Leg
+from .clock import Clock
+from .config import Settings
+from .delivery import Attempt, Outbox, dumps
+from .engine import Engine, EngineConfig
+from .errors import ApiFailure
+from .ids import IdFactory
+from .scenarios import Scenario, ScenarioBook
+from .signing import Signer
+from .timeline import Timeline
+from .validation import Validators
+
+SCENARIO_HEADER = "x-emulator-scenario"
+OK: dict[str, Any] = {"data": {"result": "ok"}}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    method: str
+    path: str  # without the query string
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ApiResponse:
+    status: int
+    payload: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content(self) -> bytes:
+        return b"" if self.payload is None else dumps(self.payload)
+
+
+Handler = Callable[["Api", ApiRequest, Engine, "re.Match[str]"], ApiResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    auth: bool = True
+
+
+_ROUTES: list[Route] = []
+_ID = r"(?P<id>[^/]+)"
+
+
+def route(method: str, path: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _ROUTES.append(Route(method, re.compile(f"^{path}$"), fn, auth))
+        return fn
+
+    return register
+
+
+class Api:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        wall_clock: Callable[[], float],
+        scenarios: ScenarioBook | None = None,
+        signer: Signer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.ids = IdFactory(settings.seed)
+        self.scenarios = scenarios or ScenarioBook.load(settings.scenario_dirs)
+        self.validators = Validators(strict=settings.strict)
+        self.signer = signer or (
+            Signer.from_base64(settings.signing_key) if settings.signing_key else Signer()
+        )
+        self.timeline = Timeline()
+        self.outbox = Outbox(
+            self.signer,
+            wall_clock=wall_clock,
+            time_scale=settings.time_scale,
+            default_retry_delays=settings.webhook_retry_delays,
+        )
+        self.engine_config = EngineConfig(
+            time_scale=settings.time_scale,
+            dedup_window_secs=settings.dedup_window_secs,
+            retention_secs=settings.retention_secs,
+            journal_limit=settings.journal_limit,
+            max_live_calls=settings.max_live_calls,
+            retry_delays=settings.webhook_retry_delays,
+        )
+        self.tenants: dict[str, Engine] = {}
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def tenant(self, api_key: str) -> Engine:
+        engine = self.tenants.get(api_key)
+        if engine is None:
+            engine = self.tenants[api_key] = Engine(
+                api_key,
+                clock=self.clock,
+                ids=self.ids,
+                timeline=self.timeline,
+                outbox=self.outbox,
+                config=self.engine_config,
+            )
+        return engine
+
+    def run_due(self, now: float) -> None:
+        self.timeline.run_due(now)
+
+    def ready(self, now: float) -> list[Attempt]:
+        """Run what is due, then return the webhook requests to make now."""
+        self.timeline.run_due(now)
+        return self.outbox.ready(now)
+
+    def next_wakeup(self) -> float | None:
+        times = [t for t in (self.timeline.next_time(), self.outbox.next_wakeup()) if t is not None]
+        return min(times) if times else None
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one request. Never raises: every failure becomes a Telnyx-shaped error."""
+        path = request.path
+        if path.startswith("/v2/") or path == "/v2":
+            path = path[3:] or "/"
+        try:
+            matched: tuple[Route, re.Match[str]] | None = None
+            allowed: list[str] = []
+            for r in _ROUTES:
+                m = r.pattern.match(path)
+                if m is None:
+                    continue
+                if r.method == request.method or (r.method == "GET" and request.method == "HEAD"):
+                    matched = (r, m)
+                    break
+                allowed.append(r.method)
+            if matched is None:
+                if allowed:
+                    raise errors.method_not_allowed(request.method, request.path, allowed)
+                raise errors.route_not_found(request.path)
+            r, m = matched
+            key = self._authenticate(request) if r.auth else ""
+            return r.handler(self, request, self.tenant(key), m)
+        except ApiFailure as failure:
+            return ApiResponse(failure.status, failure.body(), dict(failure.headers))
+
+    def _authenticate(self, request: ApiRequest) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise errors.authentication_failed()
+        if self.settings.api_keys and token not in self.settings.api_keys:
+            raise errors.authentication_failed()
+        return token
+
+    def json_body(self, request: ApiRequest) -> dict[str, Any]:
+        if len(request.body) > self.settings.max_body_bytes:
+            raise errors.body_too_large(self.settings.max_body_bytes)
+        content_type = request.headers.get("content-type", "")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise errors.unsupported_media_type(content_type)
+        if not request.body.strip():
+            return {}
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.invalid_json(str(exc)) from None
+        if not isinstance(body, dict):
+            raise errors.body_not_object()
+        return body
+
+    def validate(self, schema: str, body: dict[str, Any]) -> None:
+        problems = self.validators.get(schema).validate(body)
+        if problems:
+            raise ApiFailure(422, problems)
+
+    def pick_scenario(self, request: ApiRequest, to: str) -> Scenario:
+        forced = request.headers.get(SCENARIO_HEADER)
+        if forced:
+            scenario = self.scenarios.get(forced.strip())
+            if scenario is None:
+                known = ", ".join(sorted(s.name for s in self.scenarios))
+                raise ApiFailure(
+                    422,
+                    [
+                        errors.ApiError(
+                            "10015",
+                            "Unknown scenario",
+                            f"X-Emulator-Scenario names no scenario: '{forced}'. Known: {known}.",
+                            parameter="X-Emulator-Scenario",
+                        )
+                    ],
+                )
+            return scenario
+        return self.scenarios.match(to)
+
+    def command(
+        self,
+        request: ApiRequest,
+        engine: Engine,
+        name: str,
+        call_control_id: str,
+        action: Callable[[Leg, dict[str, Any]], None],
+        schema: str | None = None,
+    ) -> ApiResponse:
+        """The shared pipeline of every call command: parse, validate, dedup, act, journal."""
+        body: Any = None
+        try:
+            body = self.json_body(request)
+            if schema is not None:
+                self.validate(schema, body)
+            applied = engine.run_command(name, call_control_id, body, lambda leg: action(leg, body))
+        except ApiFailure as failure:
+            engine.journal_command(
+                method=request.method,
+                path=request.path,
+                command=name,
+                call_control_id=call_control_id,
+                body=body,
+                status=failure.status,
+                result="rejected",
+                errors_=[e.to_json() for e in failure.errors],
+            )
+            raise
+        engine.journal_command(
+            method=request.method,
+            path=request.path,
+            command=name,
+            call_control_id=call_control_id,
+            body=body,
+            status=200,
+            result="accepted" if applied else "duplicate",
+        )
+        return ApiResponse(200, OK)
+
+
+# --- Call Control --------------------------------------------------------------------------
+
+
+@route("POST", f"/calls/{_ID}/actions/transfer")
+def transfer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    def act(leg: Leg, body: dict[str, Any]) -> None:
+        engine.transfer(leg, body, api.pick_scenario(request, body["to"]))
+
+    return api.command(request, engine, "transfer", m["id"], act, schema="transfer_request")
+
+
+@route("GET", f"/calls/{_ID}")
+def retrieve_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    leg = engine.leg(m["id"])
+    return ApiResponse(200, {"data": leg.status(api.clock.now())})
+
+
+# --- the emulator's own API ----------------------------------------------------------------
+
+
+@route("GET", "/_emulator/health", auth=False)
+def health(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return ApiResponse(200, {"data": {"status": "ok"}})
+
+
+@route("GET", "/_emulator/public-key", auth=False)
+def public_key(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return ApiResponse(200, {"data": {"public_key": api.signer.public_key}})
+
+
+@route("POST", "/_emulator/calls")
+def create_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    body = api.json_body(request)
+    api.validate("inbound_call", body)
+    leg = engine.create_inbound(body)
+    data = leg.summary(api.clock.now())
+    return ApiResponse(201, {"data": data})
+
+
+@route("GET", "/_emulator/calls")
+def list_calls(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    engine.housekeeping()
+    now = api.clock.now()
+    return ApiResponse(200, {"data": [leg.summary(now) for leg in engine.calls]})
+
+
+@route("GET", "/_emulator/commands")
+def list_commands(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    ccid = request.query.get("call_control_id")
+    data = [c for c in engine.commands if ccid is None or c["call_control_id"] == ccid]
+    return ApiResponse(200, {"data": data})
+
+
+@route("GET", "/_emulator/webhooks")
+def list_webhooks(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    ccid = request.query.get("call_control_id")
+    event_type = request.query.get("event_type")
+    data = [
+        w.to_json()
+        for w in engine.webhooks
+        if (ccid is None or w.call_control_id == ccid)
+        and (event_type is None or w.event_type == event_type)
+    ]
+    return ApiResponse(200, {"data": data})
+
+
+@route("POST", "/_emulator/reset")
+def reset(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    engine.reset()
+    return ApiResponse(200, {"data": {"result": "ok"}})

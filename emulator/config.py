@@ -1,0 +1,36 @@
+"""Settings: every knob of the emulator, with its default and environment variable.
+
+One dataclass serves the CLI (each option also reads ``TELNYX_EMULATOR_<NAME>``), the Docker image
+(which is configured only through the environment) and the pytest plugin (marker arguments), so
+a setting means the same thing wherever it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8787
+ENV_PREFIX = "TELNYX_EMULATOR_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    time_scale: float = 1.0
+    strict: bool = False
+    api_keys: tuple[str, ...] = ()  # empty = any non-empty bearer token is accepted
+    scenario_dirs: tuple[Path, ...] = ()
+    signing_key: str | None = None  # Base64 Ed25519 seed; None = a fresh key per start
+    seed: int | None = None  # makes IDs reproducible
+    dedup_window_secs: float = 60.0
+    retention_secs: float = 600.0
+    max_body_bytes: int = 1_048_576
+    max_live_calls: int = 10_000
+    journal_limit: int = 10_000
+    webhook_timeout_secs: float = 2.0
+    webhook_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
+    log_format: str = "text"
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)

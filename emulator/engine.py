@@ -1,0 +1,408 @@
+"""The sans-I/O engine: one tenant's calls, the commands on them, and the webhooks they cause.
+
+It never touches a socket, an event loop or the system time. Commands come in as plain
+dictionaries (already validated against ``schemas/``); time comes from the injected clock;
+what Telnyx would do later (the far end answering, a timer firing, AMD reporting) is planned on
+the shared :class:`~emulator.timeline.Timeline`; every webhook goes into the shared
+:class:`~emulator.delivery.Outbox`. Adapters drive the timeline and drain the outbox.
+
+Leg A is the call a transfer is issued on; leg B is the outbound leg the transfer dials.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors, webhooks
+from .calls import CallStore, Leg, Routing, iso
+from .clock import Clock
+from .dedup import Deduplicator
+from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord
+from .ids import IdFactory
+from .scenarios import Scenario
+from .state import LegEvent, LegState, check_command
+from .timeline import Timeline
+
+REDACTED = "[redacted]"
+SECRET_FIELDS = frozenset({"sip_auth_password"})
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    time_scale: float = 1.0  # multiplies every scenario delay and timer (0 = at once, in order)
+    dedup_window_secs: float = 60.0
+    retention_secs: float = 600.0  # ended calls stay queryable this long (Telnyx: 10 min)
+    journal_limit: int = 10_000  # commands and webhooks kept per tenant for inspection
+    max_live_calls: int = 10_000
+    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+
+
+def redact(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: (REDACTED if k in SECRET_FIELDS else v) for k, v in body.items()}
+
+
+# Standard AMD modes report call.machine.detection.ended; premium ones the premium events.
+STANDARD_AMD = frozenset({"detect", "detect_beep", "detect_words", "greeting_end"})
+PREMIUM_AMD = frozenset({"premium", "premium_ios_call_screening_detection"})
+PREMIUM_RESULT = {"human": "human_residence", "machine": "machine", "not_sure": "not_sure"}
+
+
+class Engine:
+    def __init__(
+        self,
+        tenant: str,
+        *,
+        clock: Clock,
+        ids: IdFactory,
+        timeline: Timeline,
+        outbox: Outbox,
+        config: EngineConfig,
+    ) -> None:
+        self.tenant = tenant
+        self.clock = clock
+        self.ids = ids
+        self.timeline = timeline
+        self.outbox = outbox
+        self.config = config
+        self.calls = CallStore(config.retention_secs)
+        self.dedup = Deduplicator(config.dedup_window_secs)
+        self.connection_id = ids.connection_id()
+        self.commands: deque[dict[str, Any]] = deque(maxlen=config.journal_limit)
+        self.webhooks: deque[WebhookRecord] = deque(maxlen=config.journal_limit)
+        self._command_seq = itertools.count(1)
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def leg(self, call_control_id: str) -> Leg:
+        self.housekeeping()
+        leg = self.calls.get(call_control_id)
+        if leg is None:
+            raise errors.invalid_call_control_id()
+        return leg
+
+    def housekeeping(self) -> None:
+        now = self.clock.now()
+        self.calls.expire(now)
+        self.dedup.expire(now)
+
+    # -- the command pipeline -----------------------------------------------------------------
+
+    def run_command(
+        self,
+        command: str,
+        call_control_id: str,
+        body: dict[str, Any],
+        action: Callable[[Leg], None],
+    ) -> bool:
+        """Look the leg up, apply ``command_id`` dedup and the state rules, then act.
+
+        Returns False when the command was a duplicate (ignored, as Telnyx ignores it).
+        """
+        leg = self.leg(call_control_id)
+        now = self.clock.now()
+        command_id = body.get("command_id")
+        if isinstance(command_id, str) and self.dedup.is_duplicate(
+            call_control_id, command_id, now
+        ):
+            return False
+        check_command(command, leg.state)
+        action(leg)
+        if isinstance(command_id, str):
+            self.dedup.remember(call_control_id, command_id, now)
+        return True
+
+    def journal_command(
+        self,
+        *,
+        method: str,
+        path: str,
+        command: str,
+        call_control_id: str | None,
+        body: Any,
+        status: int,
+        result: str,
+        errors_: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        entry = {
+            "id": next(self._command_seq),
+            "at": iso(self.clock.now()),
+            "method": method,
+            "path": path,
+            "command": command,
+            "call_control_id": call_control_id,
+            "command_id": body.get("command_id") if isinstance(body, dict) else None,
+            "status": status,
+            "result": result,  # accepted | duplicate | rejected
+            "errors": errors_ or [],
+            "body": redact(body) if isinstance(body, dict) else body,
+        }
+        self.commands.append(entry)
+        return entry
+
+    # -- inbound calls ------------------------------------------------------------------------
+
+    def create_inbound(self, params: dict[str, Any]) -> Leg:
+        """Simulate a call arriving at the app (``POST /_emulator/calls``)."""
+        self._check_capacity()
+        now = self.clock.now()
+        leg = Leg(
+            tenant=self.tenant,
+            call_control_id=self.ids.call_control_id(),
+            call_leg_id=self.ids.leg_uuid(),
+            call_session_id=self.ids.leg_uuid(),
+            connection_id=str(params.get("connection_id") or self.connection_id),
+            direction="incoming",
+            from_=params["from"],
+            to=params["to"],
+            created_at=now,
+            routing=Routing(
+                url=params.get("webhook_url"),
+                method=params.get("webhook_url_method", "POST"),
+                failover_url=params.get("webhook_failover_url"),
+            ),
+            state=LegState.PARKED,
+            client_state=params.get("client_state"),
+            caller_id_name=params.get("caller_id_name"),
+        )
+        self.calls.add(leg)
+        self._emit(leg, "call.initiated", webhooks.initiated(leg))
+        caller_hangs_up = params.get("hangup_after_secs")
+        if caller_hangs_up is not None:
+            self._after(
+                leg, caller_hangs_up, lambda: self.end(leg, "normal_clearing", "caller", "16")
+            )
+        return leg
+
+    # -- transfer -----------------------------------------------------------------------------
+
+    def transfer(self, a: Leg, p: dict[str, Any], scenario: Scenario) -> Leg:
+        """Dial leg B for leg A and plan what the scenario says the far end does."""
+        self._check_capacity()
+        if "client_state" in p:
+            a.client_state = p["client_state"]
+        if "park_after_unbridge" in p:
+            a.park_after_unbridge = p["park_after_unbridge"]
+        policies = _retry_policies(p)
+        a.routing.retries_ms.update(policies)
+        # (chosen) A transfer replaces what leg A was doing: a leg B still ringing from an
+        # earlier transfer is cancelled, and a bridged peer is released and hung up.
+        if a.dialing is not None and a.dialing.alive:
+            self.end(a.dialing, "originator_cancel", "caller", "487")
+        if a.peer is not None and a.peer.alive:
+            old = a.peer
+            old.peer = a.peer = None
+            a.apply(LegEvent.UNBRIDGE)
+            self.end(old, "normal_clearing", "caller", "16")
+
+        b = Leg(
+            tenant=self.tenant,
+            call_control_id=self.ids.call_control_id(),
+            call_leg_id=self.ids.leg_uuid(),
+            call_session_id=a.call_session_id,
+            connection_id=a.connection_id,
+            direction="outgoing",
+            from_=p.get("from") or a.to,
+            to=p["to"],
+            created_at=self.clock.now(),
+            routing=Routing(
+                url=p.get("webhook_url") or a.routing.url,
+                method=p.get("webhook_url_method", "POST"),
+                urls={k: list(v) for k, v in (p.get("webhook_urls") or {}).items()},
+                urls_method=p.get("webhook_urls_method", "POST"),
+                failover_url=a.routing.failover_url,
+                retries_ms=policies,
+            ),
+            state=LegState.RINGING,
+            client_state=p.get("target_leg_client_state"),
+            caller_id_name=p.get("from_display_name"),
+            custom_headers=list(p.get("custom_headers") or []),
+            sip_headers=list(p.get("sip_headers") or []),
+            parent=a,
+            scenario=scenario,
+            command=p,
+        )
+        a.dialing = b
+        self.calls.add(b)
+        self._emit(b, "call.initiated", webhooks.initiated(b))
+        self._plan_outbound(b, scenario, p)
+        return b
+
+    def _plan_outbound(self, b: Leg, scenario: Scenario, p: dict[str, Any]) -> None:
+        timeout = float(p.get("timeout_secs", 30))
+        if scenario.outcome == "answer" and scenario.ring_secs < timeout:
+            self._after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
+        elif scenario.outcome in ("answer", "no_answer"):
+            self._after(b, timeout, lambda: self.end(b, "timeout", "callee", "408"))
+        else:
+            h = scenario.hangup
+            cause, source, sip = (h.cause, h.source, h.sip_code) if h else ("unspecified",) * 3
+            self._after(
+                b,
+                scenario.ring_secs,
+                lambda: self.end(b, cause, source, sip),
+            )
+        limit = float(p.get("time_limit_secs", 14400))
+        self._after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
+
+    def _far_end_answers(self, b: Leg) -> None:
+        now = self.clock.now()
+        b.apply(LegEvent.ANSWER)
+        b.answered_at = now
+        self._emit(b, "call.answered", webhooks.answered(b))
+        a = b.parent
+        if a is not None and a.alive and a.dialing is b:
+            a.dialing = None
+            self.bridge(a, b)
+        assert b.scenario is not None
+        self._plan_amd(b, b.scenario, b.command)
+        if b.scenario.hangup_after_secs is not None:
+            source = b.scenario.hangup_after_source
+            self._after(
+                b,
+                b.scenario.hangup_after_secs,
+                lambda: self.end(b, "normal_clearing", source, "16"),
+            )
+
+    def bridge(self, a: Leg, b: Leg) -> None:
+        """Join two live legs: ``call.bridged`` for leg B, then for leg A (NOTES §4)."""
+        a.apply(LegEvent.BRIDGE)
+        b.apply(LegEvent.BRIDGE)
+        a.peer, b.peer = b, a
+        self._emit(b, "call.bridged", webhooks.bridged(b))
+        self._emit(a, "call.bridged", webhooks.bridged(a))
+
+    # -- answering machine detection ------------------------------------------------------------
+
+    def _plan_amd(self, b: Leg, scenario: Scenario, p: dict[str, Any]) -> None:
+        mode = p.get("answering_machine_detection", "disabled")
+        if mode not in STANDARD_AMD and mode not in PREMIUM_AMD:
+            return
+        cfg = p.get("answering_machine_detection_config") or {}
+        amd = scenario.amd
+        total = cfg.get("total_analysis_time_millis", 3500) / 1000.0
+        timed_out = amd.detection_secs > total
+        detect_at = min(amd.detection_secs, total)
+        result = "not_sure" if timed_out else amd.result
+        machine = result == "machine"
+
+        greeting = amd.greeting if machine else None
+        greeting_at = max(detect_at, amd.greeting_secs)
+        if greeting is not None and mode in STANDARD_AMD:
+            cap = detect_at + cfg.get("greeting_total_analysis_time_millis", 5000) / 1000.0
+            if greeting_at > cap:
+                greeting, greeting_at = "not_sure", cap
+
+        def emit(event_type: str, value: str) -> Callable[[], None]:
+            return lambda: self._emit(b, event_type, webhooks.machine_result(b, value))
+
+        if mode in STANDARD_AMD:
+            self._after(b, detect_at, emit("call.machine.detection.ended", result))
+            if greeting is not None and (
+                mode in ("greeting_end", "detect_words")
+                or (mode == "detect_beep" and greeting == "beep_detected")
+            ):
+                self._after(b, greeting_at, emit("call.machine.greeting.ended", greeting))
+            return
+
+        premium = "not_sure" if timed_out else (amd.premium_result or PREMIUM_RESULT[result])
+        if mode == "premium_ios_call_screening_detection" and amd.call_screening:
+            self._after(
+                b, detect_at, emit("call.machine.premium.call_screening.detected", "screening")
+            )
+        self._after(b, detect_at, emit("call.machine.premium.detection.ended", premium))
+        if premium == "machine" and amd.greeting == "beep_detected":
+            self._after(
+                b, greeting_at, emit("call.machine.premium.greeting.ended", "beep_detected")
+            )
+
+    # -- ending legs ----------------------------------------------------------------------------
+
+    def end(self, leg: Leg, cause: str, source: str, sip: str) -> None:
+        """Hang a leg up, and what hangs up with it: a leg it was dialling, its bridged peer."""
+        if not leg.alive:
+            return
+        leg.cancel_timers()
+        peer = leg.peer
+        leg.apply(LegEvent.HANGUP)
+        leg.ended_at = self.clock.now()
+        leg.hangup_cause, leg.hangup_source, leg.sip_hangup_cause = cause, source, sip
+        leg.peer = None
+        self.calls.ended(leg)
+        if leg.parent is not None and leg.parent.dialing is leg:
+            leg.parent.dialing = None
+        self._emit(leg, "call.hangup", webhooks.hangup(leg))
+        if leg.dialing is not None and leg.dialing.alive:
+            self.end(leg.dialing, "originator_cancel", "caller", "487")
+        if peer is not None and peer.alive:
+            peer.peer = None
+            if peer.park_after_unbridge == "self":
+                peer.apply(LegEvent.UNBRIDGE)
+            else:
+                self.end(peer, cause, source, sip)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _after(self, leg: Leg, secs: float, step: Callable[[], None]) -> None:
+        """Plan a step for a leg; it is dropped if the leg has ended by then."""
+
+        def guarded() -> None:
+            if leg.alive:
+                step()
+
+        when = self.clock.now() + secs * self.config.time_scale
+        leg.timers.append(self.timeline.at(when, guarded))
+
+    def _emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
+        now = self.clock.now()
+        data = webhooks.envelope_data(event_type, self.ids.event_id(), now, payload)
+        retries = leg.routing.retries_ms.get(event_type)
+        delays = (
+            tuple(ms / 1000.0 for ms in retries)
+            if retries is not None
+            else self.config.retry_delays
+        )
+        for url, method in leg.routing.targets(event_type):
+            record = WebhookRecord(
+                id=data["id"],
+                tenant=self.tenant,
+                event_type=event_type,
+                call_control_id=leg.call_control_id,
+                call_session_id=leg.call_session_id,
+                url=url,
+                method=method,
+                data=data,
+                created_at=now,
+                failover_url=leg.routing.failover_url,
+                retry_delays=delays,
+            )
+            self.webhooks.append(record)
+            self.outbox.put(record, now)
+
+    def _check_capacity(self) -> None:
+        if self.calls.live_count() >= self.config.max_live_calls:
+            raise errors.too_many_requests(
+                f"The emulator holds {self.config.max_live_calls} live calls for this API key "
+                "(--max-live-calls); hang some up or reset.",
+            )
+
+    def reset(self) -> None:
+        for leg in self.calls:
+            leg.cancel_timers()
+        self.calls = CallStore(self.config.retention_secs)
+        self.dedup = Deduplicator(self.config.dedup_window_secs)
+        self.commands.clear()
+        self.webhooks.clear()
+        self.outbox.drop_tenant(self.tenant)
+
+
+def _retry_policies(p: dict[str, Any]) -> dict[str, list[int]]:
+    policies = p.get("webhook_retries_policies") or {}
+    return {
+        event: list(policy.get("retries_ms") or [])
+        for event, policy in policies.items()
+        if isinstance(policy, dict)
+    }
