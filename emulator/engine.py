@@ -236,7 +236,12 @@ class Engine:
         if scenario.outcome == "answer" and scenario.ring_secs < timeout:
             self._after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
         elif scenario.outcome in ("answer", "no_answer"):
-            self._after(b, timeout, lambda: self.end(b, "timeout", "callee", "408"))
+            # Rings out: timeout_secs passes before anyone answers.
+            h = scenario.hangup if scenario.outcome == "no_answer" else None
+            cause, source, sip = (
+                (h.cause, h.source, h.sip_code) if h else ("timeout", "callee", "408")
+            )
+            self._after(b, timeout, lambda: self.end(b, cause, source, sip))
         else:
             h = scenario.hangup
             cause, source, sip = (h.cause, h.source, h.sip_code) if h else ("unspecified",) * 3
