@@ -358,8 +358,11 @@ class Engine:
             if leg.alive:
                 step()
 
-        when = self.clock.now() + secs * self.config.time_scale
-        leg.timers.append(self.timeline.at(when, guarded))
+        scale = self.config.time_scale
+        # At scale 0 everything is due at once; the emulated time keeps the order.
+        when = 0.0 if scale == 0 else self.clock.now() + secs * scale
+        emulated = self.timeline.emulated_now + secs
+        leg.timers.append(self.timeline.at(when, guarded, emulated=emulated))
 
     def _emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()

@@ -1,9 +1,11 @@
 """The engine's agenda: what happens next, and when.
 
-Scenario steps, timers and AMD results are entries on one timeline ordered by (time, sequence),
-so events due at the same instant keep the order in which they were planned (that is what keeps
-``--time-scale 0`` ordered). The timeline never sleeps or reads a clock; whoever drives the
-engine asks it what is due at a given time.
+Scenario steps, timers and AMD results are entries on one timeline. Each entry has two times:
+``when``, the clock time at which it is due, and ``emulated``, the point in the call's own time
+(unscaled seconds) at which it happens. Entries are ordered by (when, emulated, sequence): with a
+time scale of 0 every entry is due at once, and the emulated time is what keeps a 4-hour time
+limit behind a 3-second AMD result. The timeline never sleeps or reads a clock; whoever drives
+the engine asks it what is due at a given time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 @dataclass(order=True, slots=True)
 class Entry:
     when: float
+    emulated: float
     seq: int
     action: Callable[[], None] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
@@ -29,9 +32,16 @@ class Timeline:
     def __init__(self) -> None:
         self._heap: list[Entry] = []
         self._seq = itertools.count()
+        # The emulated time of the entry being run (or last run): what "now" means for plans
+        # made while handling it.
+        self.emulated_now = 0.0
 
-    def at(self, when: float, action: Callable[[], None]) -> Entry:
-        entry = Entry(when, next(self._seq), action)
+    def at(
+        self, when: float, action: Callable[[], None], *, emulated: float | None = None
+    ) -> Entry:
+        entry = Entry(
+            when, self.emulated_now if emulated is None else emulated, next(self._seq), action
+        )
         heapq.heappush(self._heap, entry)
         return entry
 
@@ -49,6 +59,7 @@ class Timeline:
             entry = heapq.heappop(heap)
             if entry.cancelled:
                 continue
+            self.emulated_now = max(self.emulated_now, entry.emulated)
             entry.action()
             ran += 1
         return ran
