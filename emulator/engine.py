@@ -23,7 +23,7 @@ from .clock import Clock
 from .dedup import Deduplicator
 from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord
 from .ids import IdFactory
-from .scenarios import Scenario
+from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, check_command
 from .timeline import Timeline
 
@@ -235,21 +235,18 @@ class Engine:
         timeout = float(p.get("timeout_secs", 30))
         if scenario.outcome == "answer" and scenario.ring_secs < timeout:
             self._after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
-        elif scenario.outcome in ("answer", "no_answer"):
-            # Rings out: timeout_secs passes before anyone answers.
-            h = scenario.hangup if scenario.outcome == "no_answer" else None
-            cause, source, sip = (
-                (h.cause, h.source, h.sip_code) if h else ("timeout", "callee", "408")
-            )
-            self._after(b, timeout, lambda: self.end(b, cause, source, sip))
         else:
+            # Rings out (no answer before timeout_secs), or fails after ringing (busy, ...).
+            rings_out = scenario.outcome in ("answer", "no_answer")
             h = scenario.hangup
-            cause, source, sip = (h.cause, h.source, h.sip_code) if h else ("unspecified",) * 3
-            self._after(
-                b,
-                scenario.ring_secs,
-                lambda: self.end(b, cause, source, sip),
-            )
+            if h is None:
+                h = (
+                    Hangup("timeout", "408", "callee")
+                    if rings_out
+                    else Hangup("unspecified", "unspecified", "unknown")
+                )
+            after = timeout if rings_out else scenario.ring_secs
+            self._after(b, after, lambda: self.end(b, h.cause, h.source, h.sip_code))
         limit = float(p.get("time_limit_secs", 14400))
         self._after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
 
