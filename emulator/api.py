@@ -23,7 +23,7 @@ from .calls import Leg
 from .clock import Clock
 from .config import Settings
 from .delivery import Attempt, Outbox, dumps
-from .engine import Engine, EngineConfig
+from .engine import Engine, EngineConfig, first_destination
 from .errors import ApiFailure
 from .ids import IdFactory
 from .scenarios import Scenario, ScenarioBook
@@ -49,6 +49,7 @@ class ApiResponse:
     status: int
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    journal: dict[str, Any] | None = None  # a command's journal entry, for the server's log line
 
     @property
     def content(self) -> bytes:
@@ -226,18 +227,24 @@ class Api:
         engine: Engine,
         name: str,
         call_control_id: str,
-        action: Callable[[Leg, dict[str, Any]], None],
+        action: Callable[[Leg, dict[str, Any]], dict[str, Any] | None],
         schema: str | None = None,
     ) -> ApiResponse:
-        """The shared pipeline of every call command: parse, validate, dedup, act, journal."""
+        """The shared pipeline of every call command: parse, validate, dedup, act, journal.
+
+        ``action`` may return fields to add to the response's ``data`` (e.g. ``recording_id``).
+        """
         body: Any = None
+        extra: dict[str, Any] = {}
         try:
             body = self.json_body(request)
             if schema is not None:
                 self.validate(schema, body)
-            applied = engine.run_command(name, call_control_id, body, lambda leg: action(leg, body))
+            applied = engine.run_command(
+                name, call_control_id, body, lambda leg: extra.update(action(leg, body) or {})
+            )
         except ApiFailure as failure:
-            engine.journal_command(
+            entry = engine.journal_command(
                 method=request.method,
                 path=request.path,
                 command=name,
@@ -247,8 +254,8 @@ class Api:
                 result="rejected",
                 errors_=[e.to_json() for e in failure.errors],
             )
-            raise
-        engine.journal_command(
+            return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
+        entry = engine.journal_command(
             method=request.method,
             path=request.path,
             command=name,
@@ -257,7 +264,8 @@ class Api:
             status=200,
             result="accepted" if applied else "duplicate",
         )
-        return ApiResponse(200, OK)
+        payload = {"data": {**OK["data"], **extra}} if extra else OK
+        return ApiResponse(200, payload, journal=entry)
 
 
 # --- Call Control --------------------------------------------------------------------------
@@ -266,7 +274,7 @@ class Api:
 @route("POST", f"/calls/{_ID}/actions/transfer")
 def transfer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     def act(leg: Leg, body: dict[str, Any]) -> None:
-        engine.transfer(leg, body, api.pick_scenario(request, body["to"]))
+        engine.transfer(leg, body, api.pick_scenario(request, first_destination(body["to"])))
 
     return api.command(request, engine, "transfer", m["id"], act, schema="transfer_request")
 
@@ -275,6 +283,75 @@ def transfer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) ->
 def retrieve_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     leg = engine.leg(m["id"])
     return ApiResponse(200, {"data": leg.status(api.clock.now())})
+
+
+@route("POST", "/calls")
+def dial(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    """Dial: the same pipeline as a call command, but there is no call yet: dedup is per API
+    key, and the response carries the new call's IDs."""
+    body: Any = None
+    try:
+        body = api.json_body(request)
+        api.validate("dial_request", body)
+        leg, applied = engine.dial(body, lambda to: api.pick_scenario(request, to))
+    except ApiFailure as failure:
+        entry = engine.journal_command(
+            method=request.method,
+            path=request.path,
+            command="dial",
+            call_control_id=None,
+            body=body,
+            status=failure.status,
+            result="rejected",
+            errors_=[e.to_json() for e in failure.errors],
+        )
+        return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
+    entry = engine.journal_command(
+        method=request.method,
+        path=request.path,
+        command="dial",
+        call_control_id=leg.call_control_id,
+        body=body,
+        status=200,
+        result="accepted" if applied else "duplicate",
+    )
+    return ApiResponse(200, {"data": engine.dial_response(leg, body)}, journal=entry)
+
+
+@route("POST", f"/calls/{_ID}/actions/answer")
+def answer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return api.command(request, engine, "answer", m["id"], engine.answer, schema="answer_request")
+
+
+@route("POST", f"/calls/{_ID}/actions/hangup")
+def hangup(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return api.command(request, engine, "hangup", m["id"], engine.hangup, schema="hangup_request")
+
+
+@route("POST", f"/calls/{_ID}/actions/reject")
+def reject(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return api.command(request, engine, "reject", m["id"], engine.reject, schema="reject_request")
+
+
+@route("POST", f"/calls/{_ID}/actions/bridge")
+def bridge(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return api.command(
+        request, engine, "bridge", m["id"], engine.bridge_calls, schema="bridge_request"
+    )
+
+
+@route("PUT", f"/calls/{_ID}/actions/client_state_update")
+def client_state_update(
+    api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]
+) -> ApiResponse:
+    return api.command(
+        request,
+        engine,
+        "client_state_update",
+        m["id"],
+        engine.update_client_state,
+        schema="client_state_update_request",
+    )
 
 
 # --- the emulator's own API ----------------------------------------------------------------
@@ -330,3 +407,12 @@ def list_webhooks(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str
 def reset(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     engine.reset()
     return ApiResponse(200, {"data": {"result": "ok"}})
+
+
+@route("GET", "/openapi.json", auth=False)
+def openapi_document(
+    api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]
+) -> ApiResponse:
+    from .openapi import document  # built from _ROUTES on first use, then cached
+
+    return ApiResponse(200, document())

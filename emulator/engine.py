@@ -11,7 +11,9 @@ Leg A is the call a transfer is issued on; leg B is the outbound leg the transfe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +24,10 @@ from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .dedup import Deduplicator
 from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord
+from .errors import ApiFailure
 from .ids import IdFactory
 from .scenarios import Hangup, Scenario
-from .state import LegEvent, LegState, check_command
+from .state import LegEvent, LegState, allows, check_command
 from .timeline import Timeline
 
 REDACTED = "[redacted]"
@@ -50,6 +53,22 @@ STANDARD_AMD = frozenset({"detect", "detect_beep", "detect_words", "greeting_end
 PREMIUM_AMD = frozenset({"premium", "premium_ios_call_screening_detection"})
 PREMIUM_RESULT = {"human": "human_residence", "machine": "machine", "not_sure": "not_sure"}
 
+# (hangup_cause, hangup_source, sip_hangup_cause) of the app's own hang-ups.
+APP_HANGUP = ("normal_clearing", "caller", "16")
+APP_CANCEL = ("originator_cancel", "caller", "487")  # a leg that is still ringing: SIP CANCEL
+# The hangup command, by the leg's state: cancelling a ringing leg, else a normal BYE.
+HANGUP_BY_STATE: dict[LegState, tuple[str, str, str]] = {LegState.RINGING: APP_CANCEL}
+
+# The reject command's cause -> (hangup_cause, SIP response) of the call.hangup it causes
+# (source callee: the app is the called party). The SIP codes are Telnyx's documented responses;
+# the hangup_cause values are the closest of its enum (chosen: TEMPORARILY_UNAVAILABLE has none).
+REJECT_CAUSES: dict[str, tuple[str, str]] = {
+    "CALL_REJECTED": ("call_rejected", "603"),
+    "NOT_FOUND": ("not_found", "404"),
+    "TEMPORARILY_UNAVAILABLE": ("unspecified", "480"),
+    "USER_BUSY": ("user_busy", "486"),
+}
+
 
 class Engine:
     def __init__(
@@ -72,6 +91,9 @@ class Engine:
         self.dedup = Deduplicator(config.dedup_window_secs)
         self.connection_id = ids.connection_id()
         self.commands: deque[dict[str, Any]] = deque(maxlen=config.journal_limit)
+        # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
+        # oldest first.
+        self._dials: dict[str, tuple[float, str]] = {}
         self.webhooks: deque[WebhookRecord] = deque(maxlen=config.journal_limit)
         self._command_seq = itertools.count(1)
 
@@ -198,16 +220,13 @@ class Engine:
             a.apply(LegEvent.UNBRIDGE)
             self.end(old, "normal_clearing", "caller", "16")
 
-        b = Leg(
-            tenant=self.tenant,
-            call_control_id=self.ids.call_control_id(),
-            call_leg_id=self.ids.leg_uuid(),
+        b = self._place_outbound(
+            p,
+            scenario,
+            to=first_destination(p["to"]),
+            from_=p.get("from") or a.to,
             call_session_id=a.call_session_id,
             connection_id=a.connection_id,
-            direction="outgoing",
-            from_=p.get("from") or a.to,
-            to=p["to"],
-            created_at=self.clock.now(),
             routing=Routing(
                 url=p.get("webhook_url") or a.routing.url,
                 method=p.get("webhook_url_method", "POST"),
@@ -216,22 +235,58 @@ class Engine:
                 failover_url=a.routing.failover_url,
                 retries_ms=policies,
             ),
-            state=LegState.RINGING,
             client_state=p.get("target_leg_client_state"),
+            parent=a,
+        )
+        a.dialing = b
+        return b
+
+    # -- outbound legs: a transfer's leg B, a Dial ---------------------------------------------
+
+    def _place_outbound(
+        self,
+        p: dict[str, Any],
+        scenario: Scenario,
+        *,
+        to: str,
+        from_: str,
+        call_session_id: str | None,
+        connection_id: str,
+        routing: Routing,
+        client_state: str | None,
+        parent: Leg | None = None,
+        timeout_cause: str = "timeout",
+    ) -> Leg:
+        """Create an outgoing leg (a new session unless one is given), send its
+        ``call.initiated`` and plan what the scenario says the far end does."""
+        b = Leg(
+            tenant=self.tenant,
+            call_control_id=self.ids.call_control_id(),
+            call_leg_id=self.ids.leg_uuid(),
+            call_session_id=call_session_id or self.ids.leg_uuid(),
+            connection_id=connection_id,
+            direction="outgoing",
+            from_=from_,
+            to=to,
+            created_at=self.clock.now(),
+            routing=routing,
+            state=LegState.RINGING,
+            client_state=client_state,
             caller_id_name=p.get("from_display_name"),
             custom_headers=list(p.get("custom_headers") or []),
             sip_headers=list(p.get("sip_headers") or []),
-            parent=a,
+            parent=parent,
             scenario=scenario,
             command=p,
         )
-        a.dialing = b
         self.calls.add(b)
         self._emit(b, "call.initiated", webhooks.initiated(b))
-        self._plan_outbound(b, scenario, p)
+        self._plan_outbound(b, scenario, p, timeout_cause)
         return b
 
-    def _plan_outbound(self, b: Leg, scenario: Scenario, p: dict[str, Any]) -> None:
+    def _plan_outbound(
+        self, b: Leg, scenario: Scenario, p: dict[str, Any], timeout_cause: str = "timeout"
+    ) -> None:
         timeout = float(p.get("timeout_secs", 30))
         if scenario.outcome == "answer" and scenario.ring_secs < timeout:
             self._after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
@@ -245,20 +300,27 @@ class Engine:
                     if rings_out
                     else Hangup("unspecified", "unspecified", "unknown")
                 )
+            if rings_out and h.cause == "timeout" and timeout_cause != "timeout":
+                h = dataclasses.replace(h, cause=timeout_cause)  # Dial's retry_on_timeout=false
             after = timeout if rings_out else scenario.ring_secs
             self._after(b, after, lambda: self.end(b, h.cause, h.source, h.sip_code))
-        limit = float(p.get("time_limit_secs", 14400))
-        self._after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
 
     def _far_end_answers(self, b: Leg) -> None:
         now = self.clock.now()
         b.apply(LegEvent.ANSWER)
         b.answered_at = now
         self._emit(b, "call.answered", webhooks.answered(b))
+        # The SDK documents time_limit_secs as the longest an answered leg may last.
+        limit = float(b.command.get("time_limit_secs", 14400))
+        self._after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
         a = b.parent
         if a is not None and a.alive and a.dialing is b:
             a.dialing = None
             self.bridge(a, b)
+        elif b.command.get("bridge_on_answer"):
+            self._bridge_linked(b)
+            if not b.alive:
+                return
         assert b.scenario is not None
         self._plan_amd(b, b.scenario, b.command)
         if b.scenario.hangup_after_secs is not None:
@@ -276,6 +338,192 @@ class Engine:
         a.peer, b.peer = b, a
         self._emit(b, "call.bridged", webhooks.bridged(b))
         self._emit(a, "call.bridged", webhooks.bridged(a))
+
+    def _join(self, first: Leg, second: Leg) -> None:
+        """Bridge two live legs, freeing each from what it was doing before:
+        ``call.bridged`` for ``first``, then for ``second``."""
+        self._free_for_bridge(first, keep=second)
+        self._free_for_bridge(second, keep=first)
+        self.bridge(second, first)  # bridge(a, b) sends b's call.bridged first
+
+    def _free_for_bridge(self, leg: Leg, *, keep: Leg) -> None:
+        """(chosen) A leg joining a new bridge stops what it was doing: a leg it is still
+        dialling (pending transfer) is cancelled, and an old peer other than ``keep`` is
+        unbridged and then follows its own ``park_after_unbridge`` (stays up if ``self``, else
+        is hung up), as when a bridge ends because the other side left."""
+        if leg.dialing is not None and leg.dialing.alive:
+            self.end(leg.dialing, *APP_CANCEL)
+        old = leg.peer
+        if old is None or old is keep:
+            return
+        old.peer = leg.peer = None
+        leg.apply(LegEvent.UNBRIDGE)
+        if not old.alive:
+            return
+        if old.park_after_unbridge == "self":
+            old.apply(LegEvent.UNBRIDGE)
+        else:
+            self.end(old, *APP_HANGUP)
+
+    def _bridge_linked(self, b: Leg) -> None:
+        """A Dial with ``bridge_on_answer`` was answered: bridge it with its ``link_to`` call.
+
+        (chosen) If that call has ended or is still ringing, the new call stays up unbridged;
+        with ``prevent_double_bridge`` and a linked call bridged elsewhere, the new call is
+        hung up (Telnyx: "prevents bridging and hangs up the call").
+        """
+        link = self.calls.get(str(b.command.get("link_to")))
+        if link is None or not allows(link.state, LegEvent.BRIDGE):
+            return
+        if b.command.get("prevent_double_bridge") and link.peer is not None:
+            self.end(b, *APP_HANGUP)
+            return
+        self._join(b, link)
+
+    # -- commands on a leg (the state rules ran in run_command) -------------------------------
+
+    def answer(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
+        """The app answers a parked incoming leg: ``call.answered``, sent to the answer's own
+        ``webhook_url`` if it has one (like every later webhook of the leg)."""
+        self._apply_leg_options(leg, p)
+        leg.apply(LegEvent.ANSWER)
+        leg.answered_at = self.clock.now()
+        self._emit(leg, "call.answered", webhooks.answered(leg))
+        return _recording(leg, p)
+
+    def hangup(self, leg: Leg, p: dict[str, Any]) -> None:
+        """``call.hangup`` for the leg, then for its bridged peer (unless the peer parks), and
+        a leg it was still dialling is cancelled (see :meth:`end`)."""
+        if "client_state" in p:
+            leg.client_state = p["client_state"]
+        self.end(leg, *HANGUP_BY_STATE.get(leg.state, APP_HANGUP))
+
+    def reject(self, leg: Leg, p: dict[str, Any]) -> None:
+        """End an unanswered incoming leg with the SIP response of ``cause``."""
+        if "client_state" in p:
+            leg.client_state = p["client_state"]
+        cause, sip = REJECT_CAUSES[p["cause"]]
+        self.end(leg, cause, "callee", sip)
+
+    def update_client_state(self, leg: Leg, p: dict[str, Any]) -> None:
+        """``client_state_update``: no webhook; the leg's later webhooks carry the new state."""
+        leg.client_state = p["client_state"]
+
+    def bridge_calls(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
+        """The bridge command: join ``leg`` (leg A) with the call named in the body (leg B).
+
+        The other call must exist (90015), be live (90018) and answered (90034); with
+        ``prevent_double_bridge`` it must not be bridged to a third call (90016). Everything is
+        checked before anything changes. ``call.bridged`` goes to leg A, then leg B.
+        """
+        other_id = p["call_control_id"]
+        if other_id == leg.call_control_id:
+            raise ApiFailure(
+                422,
+                [
+                    errors.invalid_value(
+                        "A call can't be bridged with itself: 'call_control_id' must name "
+                        "another call.",
+                        "/call_control_id",
+                    )
+                ],
+            )
+        other = self.leg(other_id)
+        bridged_elsewhere = other.peer is not None and other.peer is not leg
+        exclusive = bool(p.get("prevent_double_bridge")) and bridged_elsewhere
+        check_command("bridge_target_exclusive" if exclusive else "bridge_target", other.state)
+        if "client_state" in p:
+            leg.client_state = p["client_state"]
+        if "park_after_unbridge" in p:
+            leg.park_after_unbridge = p["park_after_unbridge"]
+        if p.get("hold_after_unbridge"):
+            leg.park_after_unbridge = "self"  # (chosen) held = stays up after unbridge
+        self._join(leg, other)
+        return _recording(leg, p)
+
+    def _apply_leg_options(self, leg: Leg, p: dict[str, Any]) -> None:
+        """What a command changes for the leg's later webhooks: client_state and routing."""
+        if "client_state" in p:
+            leg.client_state = p["client_state"]
+        routing = leg.routing
+        if "webhook_url" in p:
+            routing.url = p["webhook_url"]
+            routing.method = p.get("webhook_url_method", "POST")
+        elif "webhook_url_method" in p:
+            routing.method = p["webhook_url_method"]
+        if "webhook_urls" in p:
+            routing.urls = {k: list(v) for k, v in p["webhook_urls"].items()}
+        if "webhook_urls_method" in p:
+            routing.urls_method = p["webhook_urls_method"]
+        routing.retries_ms.update(_retry_policies(p))
+
+    # -- dial -----------------------------------------------------------------------------------
+
+    def dial(self, p: dict[str, Any], pick: Callable[[str], Scenario]) -> tuple[Leg, bool]:
+        """``POST /v2/calls``: place a new outbound call; ``pick`` chooses the scenario for a
+        destination. Returns ``(leg, False)`` for a duplicate ``command_id`` (per API key,
+        within the dedup window), which places nothing and names the first Dial's call.
+        """
+        self.housekeeping()
+        now = self.clock.now()
+        self._expire_dials(now)
+        command_id = p.get("command_id")
+        if isinstance(command_id, str) and command_id in self._dials:
+            first = self.calls.get(self._dials[command_id][1])
+            if first is not None:
+                return first, False
+        link: Leg | None = None
+        if "link_to" in p:
+            link = self.calls.get(p["link_to"])
+            if link is None:
+                raise _pointing_at("/link_to", errors.invalid_call_control_id())
+            if p.get("bridge_on_answer") or p.get("bridge_intent"):
+                try:
+                    check_command("dial_link", link.state)
+                except ApiFailure as failure:
+                    raise _pointing_at("/link_to", failure) from None
+        to = first_destination(p["to"])
+        scenario = pick(to)
+        self._check_capacity()
+        leg = self._place_outbound(
+            p,
+            scenario,
+            to=to,
+            from_=link.from_ if link is not None and p.get("bridge_intent") else p["from"],
+            call_session_id=link.call_session_id if link is not None else None,
+            connection_id=p["connection_id"],
+            routing=Routing(
+                url=p.get("webhook_url"),
+                method=p.get("webhook_url_method", "POST"),
+                urls={k: list(v) for k, v in (p.get("webhook_urls") or {}).items()},
+                urls_method=p.get("webhook_urls_method", "POST"),
+                retries_ms=_retry_policies(p),
+            ),
+            client_state=p.get("client_state"),
+            timeout_cause="no_answer" if p.get("retry_on_timeout") is False else "timeout",
+        )
+        if "park_after_unbridge" in p:
+            leg.park_after_unbridge = p["park_after_unbridge"]
+        if isinstance(command_id, str):
+            self._dials.pop(command_id, None)
+            self._dials[command_id] = (now, leg.call_control_id)
+        return leg, True
+
+    def dial_response(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any]:
+        """The Dial's ``data``: the new call's IDs; ``is_alive`` is always false (Telnyx:
+        "dialing is asynchronous")."""
+        data = leg.status(self.clock.now())
+        data["is_alive"] = False
+        data.update(_recording(leg, p) or {})
+        return data
+
+    def _expire_dials(self, now: float) -> None:
+        horizon = now - self.config.dedup_window_secs
+        while self._dials:
+            oldest = next(iter(self._dials))
+            if self._dials[oldest][0] > horizon:
+                return
+            del self._dials[oldest]
 
     # -- answering machine detection ------------------------------------------------------------
 
@@ -399,9 +647,30 @@ class Engine:
             leg.cancel_timers()
         self.calls = CallStore(self.config.retention_secs)
         self.dedup = Deduplicator(self.config.dedup_window_secs)
+        self._dials.clear()
         self.commands.clear()
         self.webhooks.clear()
         self.outbox.drop_tenant(self.tenant)
+
+
+def first_destination(to: str | list[str]) -> str:
+    """The destination a Dial rings: the first of a list, without a ``,<DTMF digits>`` suffix."""
+    first = to[0] if isinstance(to, list) else to
+    return first.split(",", 1)[0] if first.startswith("+") else first
+
+
+def _recording(leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
+    """``recording_id`` of the response when ``record: record-from-answer`` (no recording is
+    emulated; the ID is stable per leg)."""
+    if p.get("record") != "record-from-answer":
+        return None
+    return {"recording_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"recording:{leg.call_leg_id}"))}
+
+
+def _pointing_at(pointer: str, failure: ApiFailure) -> ApiFailure:
+    """The same failure, pointing at another body field (e.g. ``/link_to``)."""
+    moved = [dataclasses.replace(e, pointer=pointer) for e in failure.errors]
+    return ApiFailure(failure.status, moved, dict(failure.headers))
 
 
 def _retry_policies(p: dict[str, Any]) -> dict[str, list[int]]:

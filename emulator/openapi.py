@@ -1,0 +1,498 @@
+"""The OpenAPI 3.1 description of the emulator, served at ``GET /openapi.json``.
+
+Built, not written: the paths come from the routes registered in :mod:`emulator.api` (``_ROUTES``),
+the request bodies and webhooks are the JSON Schema files in ``schemas/`` embedded verbatim, and
+the error responses use Telnyx's ``{"errors": [...]}`` envelope. So the document cannot drift from
+what the server does: a new route appears as soon as it is registered (with a generic entry until
+it gets a line in :data:`OPERATIONS`), and a command route ``/calls/{id}/actions/<name>`` picks up
+``schemas/<name>_request.schema.json`` by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ._version import __version__
+from .api import _ROUTES, Route
+from .resources import schemas_dir
+
+OPENAPI_VERSION = "3.1.0"
+TELNYX_PREFIX = "/v2"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the route table cannot say about a route."""
+
+    summary: str
+    description: str = ""
+    request: str | None = None  # schemas/<request>.schema.json is the JSON request body
+    response: str = "object"  # a key of _RESPONSES: the shape of ``data`` in the 2xx body
+    status: int = 200
+    query: tuple[tuple[str, str], ...] = ()  # (name, description) of optional query parameters
+    events: tuple[str, ...] = ()  # webhooks the operation can lead to
+    new_leg: bool = False  # places a call: X-Emulator-Scenario applies, 429 at the live-call cap
+    body: bool = True  # POST/PUT/PATCH: takes a JSON body (generic when ``request`` is None)
+
+
+_TRANSFER_EVENTS = (
+    "call.initiated",
+    "call.bridged",
+    "call.answered",
+    "call.hangup",
+    "call.machine.detection.ended",
+    "call.machine.greeting.ended",
+    "call.machine.premium.detection.ended",
+    "call.machine.premium.greeting.ended",
+)
+
+# (method, OpenAPI path) -> Operation. Paths as they appear in the document (Telnyx routes with
+# their /v2 prefix). A route missing here still appears, described generically.
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("POST", "/v2/calls/{call_control_id}/actions/transfer"): Operation(
+        "Transfer a call",
+        "Dials the destination as a new leg and bridges it to this call when it answers. The "
+        "far end's behaviour comes from the scenario its `to` matches (or the "
+        "`X-Emulator-Scenario` header). A repeated `command_id` within the dedup window is "
+        "answered 200 and ignored.",
+        request="transfer_request",
+        response="command",
+        events=_TRANSFER_EVENTS,
+        new_leg=True,
+    ),
+    ("POST", "/v2/calls/{call_control_id}/actions/answer"): Operation(
+        "Answer an incoming call",
+        request="answer_request",
+        response="command",
+        events=("call.answered",),
+    ),
+    ("POST", "/v2/calls/{call_control_id}/actions/hangup"): Operation(
+        "Hang up a call",
+        request="hangup_request",
+        response="command",
+        events=("call.hangup",),
+    ),
+    ("POST", "/v2/calls/{call_control_id}/actions/reject"): Operation(
+        "Reject an incoming call",
+        request="reject_request",
+        response="command",
+        events=("call.hangup",),
+    ),
+    ("POST", "/v2/calls/{call_control_id}/actions/bridge"): Operation(
+        "Bridge two calls",
+        request="bridge_request",
+        response="command",
+        events=("call.bridged",),
+    ),
+    ("PUT", "/v2/calls/{call_control_id}/actions/client_state_update"): Operation(
+        "Update a call's client_state",
+        request="client_state_update_request",
+        response="command",
+    ),
+    ("POST", "/v2/calls"): Operation(
+        "Dial a number or SIP URI",
+        request="dial_request",
+        response="call",
+        events=_TRANSFER_EVENTS,
+        new_leg=True,
+    ),
+    ("GET", "/v2/calls/{call_control_id}"): Operation("Retrieve a call's status", response="call"),
+    ("GET", "/_emulator/health"): Operation(
+        "Health check", "Answers 200 as soon as the server is up.", response="health"
+    ),
+    ("GET", "/_emulator/public-key"): Operation(
+        "The webhook signing public key",
+        "Base64 Ed25519 public key to verify `telnyx-signature-ed25519` with (the app's "
+        "TELNYX_PUBLIC_KEY).",
+        response="public_key",
+    ),
+    ("POST", "/_emulator/calls"): Operation(
+        "Simulate an incoming call",
+        "A call arrives at the app as it would from the PSTN: the emulator sends "
+        "`call.initiated` (direction incoming, state parked) to `webhook_url`.",
+        request="inbound_call",
+        response="call_summary",
+        status=201,
+        events=("call.initiated",),
+    ),
+    ("GET", "/_emulator/calls"): Operation("List this API key's calls", response="call_summaries"),
+    ("GET", "/_emulator/commands"): Operation(
+        "The command journal",
+        "Every call command this API key sent, accepted, duplicate or rejected, oldest first. "
+        "Secret fields such as `sip_auth_password` are redacted.",
+        response="commands",
+        query=(("call_control_id", "only the commands sent to this call"),),
+    ),
+    ("GET", "/_emulator/webhooks"): Operation(
+        "The webhooks sent, with every delivery attempt",
+        response="webhooks",
+        query=(
+            ("call_control_id", "only this call's webhooks"),
+            ("event_type", "only this event type, e.g. call.answered"),
+        ),
+    ),
+    ("POST", "/_emulator/reset"): Operation(
+        "Forget this API key's calls, commands and webhooks", response="result", body=False
+    ),
+    ("GET", "/openapi.json"): Operation(
+        "This document",
+        "OpenAPI 3.1, built from the server's routes and the JSON Schemas in schemas/.",
+        response="document",
+    ),
+}
+
+_OBJ: dict[str, Any] = {"type": "object"}
+_CALL_FIELDS: dict[str, Any] = {
+    "record_type": {"type": "string", "enum": ["call"]},
+    "call_control_id": {"type": "string"},
+    "call_leg_id": {"type": "string"},
+    "call_session_id": {"type": "string"},
+    "is_alive": {"type": "boolean"},
+    "call_duration": {"type": "integer"},
+    "client_state": {"type": ["string", "null"]},
+    "start_time": {"type": "string", "format": "date-time"},
+    "end_time": {"type": "string", "format": "date-time"},
+}
+_CALL: dict[str, Any] = {"type": "object", "properties": _CALL_FIELDS}
+_CALL_SUMMARY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **_CALL_FIELDS,
+        "connection_id": {"type": "string"},
+        "direction": {"type": "string", "enum": ["incoming", "outgoing"]},
+        "from": {"type": "string"},
+        "to": {"type": "string"},
+        "state": {"type": "string"},
+        "webhook_url": {"type": ["string", "null"]},
+        "bridged_to": {"type": ["string", "null"]},
+        "parent_call_control_id": {"type": ["string", "null"]},
+        "scenario": {"type": ["string", "null"]},
+        "hangup_cause": {"type": ["string", "null"]},
+        "hangup_source": {"type": ["string", "null"]},
+        "sip_hangup_cause": {"type": ["string", "null"]},
+    },
+}
+_COMMAND: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "method": {"type": "string"},
+        "path": {"type": "string"},
+        "command": {"type": "string"},
+        "call_control_id": {"type": ["string", "null"]},
+        "command_id": {"type": ["string", "null"]},
+        "status": {"type": "integer"},
+        "result": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}},
+        "body": {"description": "the request body, secrets redacted"},
+    },
+}
+_WEBHOOK: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "event_type": {"type": "string"},
+        "call_control_id": {"type": "string"},
+        "call_session_id": {"type": "string"},
+        "url": {"type": ["string", "null"]},
+        "method": {"type": "string", "enum": ["POST", "GET"]},
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed", "not_sent"]},
+        "attempts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "attempt": {"type": "integer"},
+                    "url": {"type": "string"},
+                    "at": {"type": "number"},
+                    "status": {"type": ["integer", "null"]},
+                    "error": {"type": ["string", "null"]},
+                    "latency_ms": {"type": ["number", "null"]},
+                },
+            },
+        },
+        "body": {"type": "object", "description": "the webhook body (data and meta)"},
+    },
+}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _result_ok() -> dict[str, Any]:
+    return {"type": "object", "properties": {"result": {"type": "string", "enum": ["ok"]}}}
+
+
+# The shape of ``data`` in each kind of success body (None: the body is not wrapped in data).
+_RESPONSES: dict[str, dict[str, Any] | None] = {
+    "object": _OBJ,
+    "command": _result_ok(),
+    "result": _result_ok(),
+    "call": _CALL,
+    "call_summary": _CALL_SUMMARY,
+    "call_summaries": _array(_CALL_SUMMARY),
+    "commands": _array(_COMMAND),
+    "webhooks": _array(_WEBHOOK),
+    "health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}},
+    "public_key": {"type": "object", "properties": {"public_key": {"type": "string"}}},
+    "document": None,
+}
+
+_ERROR_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["code", "title", "detail"],
+        "properties": {
+            "code": {"type": "string", "examples": ["10004"]},
+            "title": {"type": "string"},
+            "detail": {"type": "string"},
+            "source": {
+                "type": "object",
+                "properties": {
+                    "pointer": {"type": "string", "description": "JSON Pointer into the body"},
+                    "parameter": {"type": "string"},
+                },
+            },
+            "meta": {"type": "object"},
+        },
+    },
+    "Errors": {
+        "type": "object",
+        "required": ["errors"],
+        "properties": {
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}}
+        },
+    },
+}
+_ERROR_TEXT = {
+    "400": "The body is not valid JSON",
+    "401": "Missing or unknown API key (Authorization: Bearer ...)",
+    "413": "The body is larger than --max-body-bytes",
+    "415": "The body is not application/json",
+    "422": "Validation failed, or the call cannot take this command in its state",
+    "429": "Too many live calls for this API key",
+}
+
+_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def openapi_path(route: Route) -> tuple[str, list[str]]:
+    """The route's OpenAPI path and its path parameter names.
+
+    ``^/calls/(?P<id>[^/]+)/actions/transfer$`` becomes
+    ``/v2/calls/{call_control_id}/actions/transfer``.
+    """
+    raw = route.pattern.pattern.removeprefix("^").removesuffix("$")
+    names: list[str] = []
+
+    def name(m: re.Match[str]) -> str:
+        param = m[1]
+        if param == "id" and raw[: m.start()].endswith("/calls/"):
+            param = "call_control_id"
+        names.append(param)
+        return "{" + param + "}"
+
+    path = _GROUP.sub(name, raw).replace("\\", "")
+    if not (path.startswith("/_emulator") or path == "/openapi.json"):
+        path = TELNYX_PREFIX + path
+    return path, names
+
+
+def _schema_file(name: str) -> dict[str, Any] | None:
+    path = schemas_dir() / f"{name}.schema.json"
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _generic(method: str, path: str, route: Route) -> Operation:
+    words = route.handler.__name__.replace("_", " ").strip()
+    action = re.fullmatch(r"/v2/calls/\{call_control_id\}/actions/(\w+)", path)
+    if action:
+        return Operation(words.capitalize() or action[1], request=f"{action[1]}_request")
+    return Operation(words.capitalize() or f"{method} {path}")
+
+
+def _operation(
+    route: Route, path: str, params: list[str], components: dict[str, Any], used_ids: set[str]
+) -> dict[str, Any]:
+    op = OPERATIONS.get((route.method, path)) or _generic(route.method, path, route)
+    emulator_own = not path.startswith(TELNYX_PREFIX)
+    op_id = route.handler.__name__
+    if op_id in used_ids:
+        op_id = f"{op_id}_{route.method.lower()}"
+    used_ids.add(op_id)
+    out: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": op.summary,
+        "tags": ["Emulator" if emulator_own else "Call Control"],
+    }
+    description = op.description
+    if op.events:
+        listed = ", ".join(f"`{e}`" for e in op.events)
+        description = f"{description}\n\nWebhooks it can lead to: {listed}.".strip()
+    if description:
+        out["description"] = description
+    parameters: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+    ]
+    parameters += [
+        {
+            "name": q,
+            "in": "query",
+            "required": False,
+            "description": d,
+            "schema": {"type": "string"},
+        }
+        for q, d in op.query
+    ]
+    if op.new_leg:
+        parameters.append(
+            {
+                "name": "X-Emulator-Scenario",
+                "in": "header",
+                "required": False,
+                "description": "Force the named scenario for the new leg (emulator only).",
+                "schema": {"type": "string"},
+            }
+        )
+    if parameters:
+        out["parameters"] = parameters
+    if not route.auth:
+        out["security"] = []
+    errors: list[str] = []
+    if route.auth:
+        errors.append("401")
+    if route.method in ("POST", "PUT", "PATCH") and op.body:
+        schema = _schema_file(op.request) if op.request else None
+        body_schema: dict[str, Any] = {"type": "object"}
+        if op.request and schema is not None:
+            components[op.request] = schema
+            body_schema = _ref(op.request)
+        out["requestBody"] = {
+            "required": schema is not None and bool(schema.get("required")),
+            "content": {"application/json": {"schema": body_schema}},
+        }
+        errors += ["400", "413", "415", "422"]
+    if params:
+        errors.append("422")  # unknown call_control_id, or the call's state refuses the command
+    if op.new_leg or op.status == 201:
+        errors.append("429")
+    data = _RESPONSES.get(op.response, _OBJ)
+    success_schema: dict[str, Any] = (
+        {"type": "object"}
+        if data is None
+        else {"type": "object", "required": ["data"], "properties": {"data": data}}
+    )
+    responses: dict[str, Any] = {
+        str(op.status): {
+            "description": op.summary,
+            "content": {"application/json": {"schema": success_schema}},
+        }
+    }
+    for code in sorted(set(errors)):
+        responses[code] = {"$ref": f"#/components/responses/{code}"}
+    out["responses"] = responses
+    return out
+
+
+def _webhooks(components: dict[str, Any]) -> dict[str, Any]:
+    directory = schemas_dir() / "webhooks"
+    hooks: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.schema.json")):
+        event = path.name.removesuffix(".schema.json")
+        with path.open(encoding="utf-8") as fh:
+            components[event] = json.load(fh)
+        hooks[event] = {
+            "post": {
+                "operationId": f"webhook_{event.replace('.', '_')}",
+                "summary": components[event].get("title", event),
+                "description": "Sent to the call's webhook URL (`webhook_url`, or `webhook_urls` "
+                "per event). With `webhook_url_method: GET` the same body is sent as query "
+                "parameters. Retried per `webhook_retries_policies` while the app answers non-2xx.",
+                "tags": ["Webhooks"],
+                "parameters": [
+                    {
+                        "name": "telnyx-signature-ed25519",
+                        "in": "header",
+                        "required": True,
+                        "description": "Base64 Ed25519 signature of `{telnyx-timestamp}|{body}`, "
+                        "verifiable with GET /_emulator/public-key.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "telnyx-timestamp",
+                        "in": "header",
+                        "required": True,
+                        "description": "Unix seconds (wall clock) when the request was signed.",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(event)}},
+                },
+                "responses": {"200": {"description": "Any 2xx ends the retries."}},
+            }
+        }
+    return hooks
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document. Built once per process; callers must not mutate it."""
+    components: dict[str, Any] = dict(_ERROR_SCHEMAS)
+    paths: dict[str, Any] = {}
+    used_ids: set[str] = set()
+    for route in _ROUTES:
+        path, params = openapi_path(route)
+        operation = _operation(route, path, params, components, used_ids)
+        paths.setdefault(path, {})[route.method.lower()] = operation
+    webhooks = _webhooks(components)
+    error_responses = {
+        code: {
+            "description": text,
+            "content": {"application/json": {"schema": _ref("Errors")}},
+        }
+        for code, text in _ERROR_TEXT.items()
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "telnyx-emulator",
+            "version": __version__,
+            "summary": "A local emulator of the Telnyx Call Control API",
+            "description": "Telnyx routes are served under /v2 (set "
+            "TELNYX_BASE_URL=http://HOST:PORT/v2); the emulator's own inspection and control "
+            "routes under /_emulator. Every Telnyx route needs `Authorization: Bearer <API key>`; "
+            "each API key is its own tenant.",
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "tags": [
+            {"name": "Call Control", "description": "The emulated Telnyx API"},
+            {"name": "Emulator", "description": "Inspection and control (not part of Telnyx)"},
+            {"name": "Webhooks", "description": "What the emulator sends to your app"},
+        ],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "webhooks": webhooks,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}
+            },
+            "schemas": components,
+            "responses": error_responses,
+        },
+    }
