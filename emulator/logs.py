@@ -2,15 +2,74 @@
 
 Handlers log with ``extra={"event": ...}`` fields; the JSON formatter emits those fields so a CI
 log can be filtered with ``jq``. Secrets never reach a log: the command journal is redacted before
-it is stored, and the Authorization header is never logged.
+it is stored, the Authorization header is never logged, and as a second line of defence both
+formatters scrub every line (bearer/basic credentials, ``sip_auth_password``-style fields, the
+password in a URL's user info, and the literal values registered with :func:`add_secrets`, such
+as the signing key) after it is formatted.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import Any
+
+REDACTED = "[redacted]"
+_SECRET_KEYS = frozenset(
+    {"authorization", "sip_auth_password", "signing_key", "private_key", "password", "secret"}
+)
+_PATTERNS = [
+    # Authorization: Bearer KEY / Basic dXNlcjpwYXNz
+    (re.compile(r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
+    (re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z])"), rf"\1\2{REDACTED}"),
+    # sip_auth_password=..., "signing_key": "...", password: ...
+    (
+        re.compile(
+            r"(?i)((?:sip_auth_password|signing_key|private_key|password|secret)"
+            r"\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\,;&}]+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # https://user:password@host
+    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
+]
+_literals: set[str] = set()
+
+
+def add_secrets(*values: str | None) -> None:
+    """Never log these exact values (e.g. the signing key). Values under 8 characters are
+    ignored: redacting them would garble ordinary words."""
+    _literals.update(v for v in values if v and len(v) >= 8)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every credential-looking part replaced by ``[redacted]``."""
+    for literal in _literals:
+        if literal in text:
+            text = text.replace(literal, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub_value(key: str, value: Any) -> Any:
+    if key.lower() in _SECRET_KEYS and value is not None:
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_value("", v) for v in value]
+    return value
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -28,7 +87,8 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        out = {k: _scrub_value(k, v) for k, v in out.items()}
+        return json.dumps(out, default=lambda v: scrub(str(v)))
 
 
 def configure(log_format: str = "text", level: str = "info") -> None:
@@ -36,7 +96,7 @@ def configure(log_format: str = "text", level: str = "info") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-5s %(message)s"))
     root = logging.getLogger("telnyx_emulator")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,10 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bundled_dir(name: str) -> Path:
-    try:
-        path = Path(str(resources.files(f"emulator._bundled.{name}")))
-    except ModuleNotFoundError:
-        path = _REPO_ROOT / name
+    # ``emulator/_bundled/<name>`` in an installed wheel. Not ``importlib.resources.files``: the
+    # ``_bundled`` packages have no ``__init__.py``, so it returns a MultiplexedPath whose str()
+    # is its repr on Python 3.10/3.11, not a path.
+    path = Path(__file__).resolve().parent / "_bundled" / name
     if not path.is_dir():
         path = _REPO_ROOT / name
     return path

@@ -7,9 +7,11 @@ response, and wakes the webhook pump. The pump and its httpx client live in the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -28,6 +30,7 @@ log = logging.getLogger("telnyx_emulator.api")
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SHUTDOWN_GRACE_SECS = 5.0
+MAX_HEADER_BYTES = 16_384
 
 
 def build_api(settings: Settings, scenarios: ScenarioBook | None = None) -> Api:
@@ -47,6 +50,18 @@ def create_app(
 
     async def endpoint(request: Request) -> Response:
         try:
+            header_bytes = sum(len(k) + len(v) for k, v in request.headers.raw)
+            if header_bytes > MAX_HEADER_BYTES:
+                raise errors.ApiFailure(
+                    413,
+                    [
+                        errors.ApiError(
+                            "10015",
+                            "Request headers too large",
+                            f"The request headers exceed {MAX_HEADER_BYTES} bytes.",
+                        )
+                    ],
+                )
             body = await _read_body(request, settings.max_body_bytes)
             api_request = ApiRequest(
                 method=request.method,
@@ -75,19 +90,10 @@ def create_app(
         sender = state.get("sender")
         if sender is not None:
             sender.wake()
-        if not request.url.path.startswith("/_emulator/health"):
-            log.info(
-                "%s %s -> %d",
-                request.method,
-                request.url.path,
-                result.status,
-                extra={
-                    "event": "command",
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": result.status,
-                },
-            )
+        _log_request(request.method, request.url.path, result)
+        if result.hold_secs:
+            # Injected "timeout" fault: the command was applied; the answer comes too late.
+            await asyncio.sleep(result.hold_secs)
         content = b"" if request.method == "HEAD" else result.content
         headers = dict(result.headers)
         return Response(
@@ -124,6 +130,46 @@ def create_app(
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)], lifespan=lifespan)
     app.state.api = api
     return app
+
+
+def _log_request(method: str, path: str, result: ApiResponse) -> None:
+    """One line per request: a command's line names the call, command_id and dedup result.
+
+    Inspection reads (``GET /_emulator/...``, polled by tests) log at debug level only.
+    """
+    fields: dict[str, Any] = {"event": "request", "method": method, "path": path}
+    fields["status"] = result.status
+    words = [f"{method} {path} -> {result.status}"]
+    entry = result.journal
+    if entry is not None:
+        codes = [str(e.get("code")) for e in entry.get("errors") or []]
+        fields.update(
+            event="command",
+            command=entry.get("command"),
+            call_control_id=entry.get("call_control_id"),
+            command_id=entry.get("command_id"),
+            result=entry.get("result"),  # accepted | duplicate | rejected
+            error_codes=codes,
+        )
+        words.append(f"{entry.get('command')} call={entry.get('call_control_id')}")
+        if entry.get("command_id") is not None:
+            words.append(f"command_id={entry.get('command_id')}")
+        words.append(f"result={entry.get('result')}")
+        if codes:
+            words.append(f"errors={','.join(codes)}")
+    else:
+        data = result.payload.get("data") if isinstance(result.payload, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("call_control_id"), str):
+            fields["call_control_id"] = data["call_control_id"]
+            words.append(f"call={data['call_control_id']}")
+        errs = result.payload.get("errors") if isinstance(result.payload, dict) else None
+        if isinstance(errs, list) and errs:
+            codes = [str(e.get("code")) for e in errs if isinstance(e, dict)]
+            fields["error_codes"] = codes
+            words.append(f"errors={','.join(codes)}")
+    inspection = method in ("GET", "HEAD") and path.removeprefix("/v2").startswith("/_emulator/")
+    level = logging.DEBUG if inspection else logging.INFO
+    log.log(level, "%s", " ".join(words), extra=fields)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -104,9 +104,7 @@ class Receiver(ServerThread):
         self.requests: list[Received] = []
         self.behaviour: dict[str, Behaviour] = {}
         self._cond = threading.Condition()
-        app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]
-        )
+        app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])])
         super().__init__(app)
 
     def respond(self, path: str, *statuses: int, delay: float = 0.0) -> None:

@@ -83,12 +83,18 @@ INVALID_SDK_CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"to": "+13125550100", "from_": "not-a-number"}, "10016", "/from"),
     ({"to": "+13125550100", "timeout_secs": 4}, "10033", "/timeout_secs"),
     ({"to": "+13125550100", "time_limit_secs": 14401}, "10033", "/time_limit_secs"),
-    ({"to": "+13125550100", "answering_machine_detection": "maybe"}, "10032",
-     "/answering_machine_detection"),
+    (
+        {"to": "+13125550100", "answering_machine_detection": "maybe"},
+        "10032",
+        "/answering_machine_detection",
+    ),
     ({"to": "+13125550100", "client_state": "not base64!"}, "10015", "/client_state"),
     ({"to": "+13125550100", "from_display_name": "x" * 129}, "10015", "/from_display_name"),
-    ({"to": "+13125550100", "sound_modifications": {"semitone": 20}}, "10033",
-     "/sound_modifications/semitone"),
+    (
+        {"to": "+13125550100", "sound_modifications": {"semitone": 20}},
+        "10033",
+        "/sound_modifications/semitone",
+    ),
     ({"to": "+13125550100", "record_channels": "triple"}, "10032", "/record_channels"),
     ({"to": "+13125550100", "send_digits_on_answer": "12x"}, "10015", "/send_digits_on_answer"),
 ]
