@@ -12,11 +12,15 @@ webhooks, so parallel CI jobs can share one emulator (moto's per-account backend
 
 from __future__ import annotations
 
+import copy
+import fnmatch
 import json
+import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import errors
 from .calls import Leg
@@ -25,6 +29,7 @@ from .config import Settings
 from .delivery import Attempt, Outbox, dumps
 from .engine import Engine, EngineConfig, first_destination
 from .errors import ApiFailure
+from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
 from .scenarios import Scenario, ScenarioBook
 from .signing import Signer
@@ -50,6 +55,9 @@ class ApiResponse:
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     journal: dict[str, Any] | None = None  # a command's journal entry, for the server's log line
+    # A "timeout" command fault: the command was applied, but the answer is held back this long
+    # (the server sleeps; the pytest mock raises httpx.ReadTimeout).
+    hold_secs: float = 0.0
 
     @property
     def content(self) -> bytes:
@@ -65,15 +73,22 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     auth: bool = True
+    command: bool = False  # a Call Control command: command faults apply
+    admin: bool = False  # the emulator's own /_emulator API: --admin-token, --no-admin apply
 
 
 _ROUTES: list[Route] = []
 _ID = r"(?P<id>[^/]+)"
+ADMIN_TOKEN_HEADER = "x-emulator-admin-token"
 
 
-def route(method: str, path: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
+def route(
+    method: str, path: str, *, auth: bool = True, command: bool = False
+) -> Callable[[Handler], Handler]:
+    admin = path.startswith("/_emulator/") and path != "/_emulator/health"
+
     def register(fn: Handler) -> Handler:
-        _ROUTES.append(Route(method, re.compile(f"^{path}$"), fn, auth))
+        _ROUTES.append(Route(method, re.compile(f"^{path}$"), fn, auth, command, admin))
         return fn
 
     return register
@@ -103,6 +118,13 @@ class Api:
             wall_clock=wall_clock,
             time_scale=settings.time_scale,
             default_retry_delays=settings.webhook_retry_delays,
+            seed=settings.seed,
+            allow=webhook_allow_list(settings.webhook_allow) if settings.webhook_allow else None,
+        )
+        # Parsed once here so a bad --delivery / --command-faults fails at start-up.
+        self.default_delivery = DeliveryPolicy.parse(settings.delivery or "")
+        self.default_command_faults = (
+            CommandFaults.parse(settings.command_faults) if settings.command_faults else None
         )
         self.engine_config = EngineConfig(
             time_scale=settings.time_scale,
@@ -126,6 +148,12 @@ class Api:
                 timeline=self.timeline,
                 outbox=self.outbox,
                 config=self.engine_config,
+            )
+            seed = self.settings.seed
+            engine.faults = FaultPlan(
+                delivery=self.default_delivery,
+                commands=copy.copy(self.default_command_faults),
+                rng=random.Random(None if seed is None else f"{seed}:{api_key}"),
             )
         return engine
 
@@ -164,10 +192,77 @@ class Api:
                     raise errors.method_not_allowed(request.method, request.path, allowed)
                 raise errors.route_not_found(request.path)
             r, m = matched
+            if r.admin:
+                self._check_admin(request)
             key = self._authenticate(request) if r.auth else ""
-            return r.handler(self, request, self.tenant(key), m)
+            engine = self.tenant(key)
+            if r.command:
+                return self._command_with_faults(r, request, engine, m)
+            return r.handler(self, request, engine, m)
         except ApiFailure as failure:
             return ApiResponse(failure.status, failure.body(), dict(failure.headers))
+
+    def _check_admin(self, request: ApiRequest) -> None:
+        if self.settings.no_admin:
+            raise errors.route_not_found(request.path)
+        token = self.settings.admin_token
+        if token and request.headers.get(ADMIN_TOKEN_HEADER) != token:
+            raise ApiFailure(
+                401,
+                [
+                    errors.ApiError(
+                        "10009",
+                        "Authentication failed",
+                        "The emulator's /_emulator API needs the X-Emulator-Admin-Token header "
+                        "(the server runs with --admin-token).",
+                    )
+                ],
+            )
+
+    def _command_with_faults(
+        self, r: Route, request: ApiRequest, engine: Engine, m: re.Match[str]
+    ) -> ApiResponse:
+        """Run a Call Control command, unless a command fault (``--command-faults``) hits it."""
+        if self.outbox.pending() >= self.settings.max_pending_webhooks:
+            raise errors.too_many_requests(
+                f"More than {self.settings.max_pending_webhooks} webhooks are waiting to be "
+                "delivered (--max-pending-webhooks); the app's webhook receiver is not keeping up.",
+                retry_after=1,
+            )
+        fault = engine.faults.next_command_fault()
+        if fault is None or fault.mode == "timeout":
+            response = r.handler(self, request, engine, m)
+            if fault is not None:
+                response.hold_secs = fault.timeout_secs
+                if response.journal is not None:
+                    response.journal["fault"] = "timeout"
+            return response
+        if fault.mode == "429":
+            failure = errors.too_many_requests(
+                "You have exceeded the maximum number of allowed requests. (injected fault)",
+                retry_after=fault.retry_after,
+            )
+        else:
+            failure = ApiFailure(
+                500,
+                [
+                    errors.ApiError(
+                        "10007", "Unexpected error", "An unexpected error occured. (injected fault)"
+                    )
+                ],
+            )
+        entry = engine.journal_command(
+            method=request.method,
+            path=request.path,
+            command=r.handler.__name__,
+            call_control_id=m.groupdict().get("id"),
+            body=None,
+            status=failure.status,
+            result="rejected",
+            errors_=[e.to_json() for e in failure.errors],
+        )
+        entry["fault"] = f"command_{fault.mode}"
+        return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
 
     def _authenticate(self, request: ApiRequest) -> str:
         header = request.headers.get("authorization", "")
@@ -268,10 +363,27 @@ class Api:
         return ApiResponse(200, payload, journal=entry)
 
 
+def webhook_allow_list(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Which webhook URLs may be requested: ``host`` or ``host:port`` patterns with ``*``.
+
+    Without a list the emulator sends wherever a command says, as Telnyx does; a shared emulator
+    should be given one so it cannot be used to make requests to arbitrary hosts.
+    """
+    lowered = tuple(p.lower() for p in patterns)
+
+    def allowed(url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return any(fnmatch.fnmatchcase(f"{host}:{port}" if ":" in p else host, p) for p in lowered)
+
+    return allowed
+
+
 # --- Call Control --------------------------------------------------------------------------
 
 
-@route("POST", f"/calls/{_ID}/actions/transfer")
+@route("POST", f"/calls/{_ID}/actions/transfer", command=True)
 def transfer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     def act(leg: Leg, body: dict[str, Any]) -> None:
         engine.transfer(leg, body, api.pick_scenario(request, first_destination(body["to"])))
@@ -285,7 +397,7 @@ def retrieve_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str
     return ApiResponse(200, {"data": leg.status(api.clock.now())})
 
 
-@route("POST", "/calls")
+@route("POST", "/calls", command=True)
 def dial(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     """Dial: the same pipeline as a call command, but there is no call yet: dedup is per API
     key, and the response carries the new call's IDs."""
@@ -318,29 +430,29 @@ def dial(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> Api
     return ApiResponse(200, {"data": engine.dial_response(leg, body)}, journal=entry)
 
 
-@route("POST", f"/calls/{_ID}/actions/answer")
+@route("POST", f"/calls/{_ID}/actions/answer", command=True)
 def answer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     return api.command(request, engine, "answer", m["id"], engine.answer, schema="answer_request")
 
 
-@route("POST", f"/calls/{_ID}/actions/hangup")
+@route("POST", f"/calls/{_ID}/actions/hangup", command=True)
 def hangup(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     return api.command(request, engine, "hangup", m["id"], engine.hangup, schema="hangup_request")
 
 
-@route("POST", f"/calls/{_ID}/actions/reject")
+@route("POST", f"/calls/{_ID}/actions/reject", command=True)
 def reject(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     return api.command(request, engine, "reject", m["id"], engine.reject, schema="reject_request")
 
 
-@route("POST", f"/calls/{_ID}/actions/bridge")
+@route("POST", f"/calls/{_ID}/actions/bridge", command=True)
 def bridge(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     return api.command(
         request, engine, "bridge", m["id"], engine.bridge_calls, schema="bridge_request"
     )
 
 
-@route("PUT", f"/calls/{_ID}/actions/client_state_update")
+@route("PUT", f"/calls/{_ID}/actions/client_state_update", command=True)
 def client_state_update(
     api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]
 ) -> ApiResponse:
@@ -407,6 +519,36 @@ def list_webhooks(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str
 def reset(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     engine.reset()
     return ApiResponse(200, {"data": {"result": "ok"}})
+
+
+@route("GET", "/_emulator/faults")
+def get_faults(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    return ApiResponse(200, {"data": engine.faults.to_json()})
+
+
+@route("PUT", "/_emulator/faults")
+def put_faults(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    """Set this API key's faults: ``{"delivery": {...} | "spec", "commands": {...} | null}``.
+
+    Fields left out keep their current value; ``null`` clears them.
+    """
+    body = api.json_body(request)
+    problems: list[errors.ApiError] = []
+    delivery, commands = engine.faults.delivery, engine.faults.commands
+    try:
+        if "delivery" in body:
+            delivery = DeliveryPolicy.from_json(body["delivery"])
+    except FaultSpecError as exc:
+        problems.append(errors.invalid_value(str(exc), "/delivery"))
+    try:
+        if "commands" in body:
+            commands = CommandFaults.from_json(body["commands"])
+    except FaultSpecError as exc:
+        problems.append(errors.invalid_value(str(exc), "/commands"))
+    if problems:
+        raise ApiFailure(422, problems)
+    engine.faults.delivery, engine.faults.commands = delivery, commands
+    return ApiResponse(200, {"data": engine.faults.to_json()})
 
 
 @route("GET", "/openapi.json", auth=False)

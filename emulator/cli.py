@@ -8,9 +8,12 @@ says what is wrong and exit status 2: never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,15 +22,19 @@ from ._version import __version__
 from .config import DEFAULT_PORT, ENV_PREFIX, Settings
 
 PROG = "telnyx-emulator"
+# Not a server option: where a running emulator is, for clients (``health``, your scripts).
+URL_ENV = ENV_PREFIX + "URL"
 
 
 class UsageError(Exception):
-    pass
+    def __init__(self, message: str, prog: str = PROG) -> None:
+        super().__init__(message)
+        self.prog = prog  # the (sub)command whose --help explains the mistake
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message, self.prog)
 
 
 def _positive_float(text: str) -> float:
@@ -35,8 +42,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    if value < 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text!r}")
     return value
 
 
@@ -91,6 +98,26 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _delivery(text: str) -> str:
+    from .faults import DeliveryPolicy, FaultSpecError
+
+    try:
+        DeliveryPolicy.parse(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _command_faults(text: str) -> str:
+    from .faults import CommandFaults, FaultSpecError
+
+    try:
+        CommandFaults.parse(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 # (flag, dest, type, default, help, multiple) — the env var is TELNYX_EMULATOR_<DEST upper>.
 SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]] = [
     (
@@ -98,7 +125,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "host",
         None,
         "127.0.0.1",
-        "address to bind (use 0.0.0.0 only in a container)",
+        "address to listen on; use 0.0.0.0 only inside a container",
         False,
     ),
     (
@@ -122,8 +149,8 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "api_keys",
         None,
         (),
-        "accept only this bearer token (repeatable; env: comma-separated); "
-        "default: any non-empty token",
+        "accept only this API key as bearer token; repeatable. Without it any non-empty "
+        "token is accepted. Each key is its own tenant",
         True,
     ),
     (
@@ -131,8 +158,8 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "scenarios",
         _directory,
         (),
-        "directory of your scenario YAML files (repeatable; env: os.pathsep-separated); "
-        "yours win by name",
+        "directory of your scenario YAML files, loaded beside the bundled ones (yours win "
+        "by name); repeatable",
         True,
     ),
     (
@@ -140,11 +167,11 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "signing_key",
         None,
         None,
-        "Base64 Ed25519 private key (from `keygen`) so the webhook public key stays the "
-        "same across runs",
+        "Base64 Ed25519 private key from 'telnyx-emulator keygen', so the webhook public key "
+        "stays the same across runs; without it every start makes a new key",
         False,
     ),
-    ("--seed", "seed", _seed, None, "seed for reproducible IDs", False),
+    ("--seed", "seed", _seed, None, "integer seed for reproducible call and event IDs", False),
     (
         "--dedup-window",
         "dedup_window",
@@ -158,7 +185,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "max_body_bytes",
         _count,
         1_048_576,
-        "largest accepted request body (413 beyond)",
+        "largest request body accepted, in bytes; larger gets 413",
         False,
     ),
     (
@@ -166,7 +193,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "max_live_calls",
         _count,
         10_000,
-        "live calls per API key (429 beyond)",
+        "live calls per API key; more gets 429",
         False,
     ),
     (
@@ -182,9 +209,59 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "webhook_retries",
         _retry_delays,
         (1.0, 2.0, 4.0),
-        "default retry delays in seconds, comma-separated (a command's "
-        "webhook_retries_policies wins)",
+        "default retry delays in seconds, comma-separated; a command's "
+        "webhook_retries_policies overrides them",
         False,
+    ),
+    (
+        "--retention",
+        "retention",
+        _positive_float,
+        600.0,
+        "seconds an ended call stays queryable (Telnyx: 10 minutes); then it is forgotten",
+        False,
+    ),
+    (
+        "--max-pending-webhooks",
+        "max_pending_webhooks",
+        _count,
+        100_000,
+        "webhooks allowed to wait for delivery; beyond it, commands get 429",
+        False,
+    ),
+    (
+        "--delivery",
+        "delivery",
+        _delivery,
+        None,
+        "inject webhook faults, e.g. 'shuffled,duplicate=0.2,delay=0.5-3,drop_first=1,"
+        "signature=bad' (see docs/faults.md)",
+        False,
+    ),
+    (
+        "--command-faults",
+        "command_faults",
+        _command_faults,
+        None,
+        "inject command faults: '429:3' (next 3 commands), '500:p=0.1', 'timeout:1'",
+        False,
+    ),
+    (
+        "--admin-token",
+        "admin_token",
+        None,
+        None,
+        "require this token in the X-Emulator-Admin-Token header for /_emulator/*",
+        False,
+    ),
+    (
+        "--webhook-allow",
+        "webhook_allow",
+        None,
+        (),
+        "send webhooks only to these hosts (host or host:port, * wildcards); repeatable. "
+        "Others are recorded as blocked",
+        True,
     ),
     (
         "--log-format",
@@ -199,7 +276,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         "log_level",
         _choice("debug", "info", "warning", "error"),
         "info",
-        "log verbosity",
+        "debug also logs inspection reads (GET /_emulator/...)",
         False,
     ),
 ]
@@ -209,11 +286,66 @@ def _env_name(dest: str) -> str:
     return ENV_PREFIX + dest.upper()
 
 
+# How ``serve --help`` shows each option: its placeholder and its group.
+_METAVARS = {
+    "host": "ADDR",
+    "port": "PORT",
+    "time_scale": "FACTOR",
+    "api_keys": "KEY",
+    "scenarios": "DIR",
+    "signing_key": "KEY",
+    "seed": "N",
+    "dedup_window": "SECS",
+    "max_body_bytes": "BYTES",
+    "max_live_calls": "N",
+    "webhook_timeout": "SECS",
+    "webhook_retries": "SECS,...",
+    "retention": "SECS",
+    "max_pending_webhooks": "N",
+    "delivery": "POLICY",
+    "command_faults": "FAULT",
+    "admin_token": "TOKEN",
+    "webhook_allow": "HOST",
+    "log_format": "{text,json}",
+    "log_level": "{debug,info,warning,error}",
+}
+_GROUPS = {
+    "server": (
+        "host",
+        "port",
+        "api_keys",
+        "admin_token",
+        "max_body_bytes",
+        "max_live_calls",
+        "max_pending_webhooks",
+    ),
+    "calls and scenarios": ("scenarios", "time_scale", "dedup_window", "retention", "seed"),
+    "webhooks": ("signing_key", "webhook_timeout", "webhook_retries", "webhook_allow"),
+    "fault injection": ("delivery", "command_faults"),
+    "logging": ("log_format", "log_level"),
+}
+
+_EXAMPLES = f"""\
+examples:
+  {PROG} serve                       listen on http://127.0.0.1:{DEFAULT_PORT}
+  {PROG} serve --port 0              pick a free port and print the URL
+  {PROG} serve --time-scale 0.01     run scenarios 100x faster
+  {PROG} health --wait 30            wait until a server answers (CI, Docker)
+  {PROG} keygen >> .env              pin the webhook signing key
+  {PROG} scenarios check my-scenarios/
+
+Point your app at the emulator with TELNYX_BASE_URL=http://127.0.0.1:{DEFAULT_PORT}/v2 and
+verify webhooks with the public key that 'serve' prints (also at GET /_emulator/public-key).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="A local emulator of the Telnyx Call Control API: validates commands, "
+        description="A local emulator of the Telnyx Call Control API: validates commands,\n"
         "answers with Telnyx's bodies and errors, and sends the signed webhooks Telnyx would.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -221,44 +353,107 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run the emulator server",
-        description="Run the emulator. Every option can also be set with the environment "
-        "variable shown in brackets.",
+        description="Run the emulator until interrupted (Ctrl-C or SIGTERM). Every option can "
+        "also be set with the environment variable named after it; a flag wins over the "
+        "environment.",
     )
+    groups = {title: serve.add_argument_group(title) for title in _GROUPS}
+    group_of = {dest: groups[title] for title, dests in _GROUPS.items() for dest in dests}
     for flag, dest, _type, default, help_text, multiple in SERVE_OPTIONS:
-        kwargs: dict[str, Any] = {"dest": dest, "help": f"{help_text} [{_env_name(dest)}]"}
+        kwargs: dict[str, Any] = {"dest": dest, "default": None, "metavar": _METAVARS.get(dest)}
         if multiple:
             kwargs["action"] = "append"
         if _type is not None:
             kwargs["type"] = _type
-        kwargs["default"] = None
         shown = default if not isinstance(default, tuple) else ",".join(map(str, default)) or None
+        extra = f"env {_env_name(dest)}"
+        if multiple:
+            extra += f", '{os.pathsep if dest == 'scenarios' else ','}'-separated"
         if shown is not None:
-            kwargs["help"] += f" (default: {shown})"
-        serve.add_argument(flag, **kwargs)
-    serve.add_argument(
+            extra = f"default: {shown}; {extra}"
+        kwargs["help"] = f"{help_text} ({extra})"
+        group_of.get(dest, serve).add_argument(flag, **kwargs)
+    groups["server"].add_argument(
+        "--no-admin",
+        action="store_true",
+        default=None,
+        help=f"remove the /_emulator API (health stays) (env {_env_name('no_admin')}=1)",
+    )
+    groups["calls and scenarios"].add_argument(
         "--strict",
         action="store_true",
         default=None,
-        help=f"reject unknown body fields, to catch typos [{_env_name('strict')}=1]",
+        help=f"reject unknown body fields with 422, to catch typos (env {_env_name('strict')}=1)",
     )
 
-    keygen = sub.add_parser("keygen", help="print a new Ed25519 signing key pair to pin in CI")
-    keygen.add_argument("--format", choices=["env", "json"], default="env")
+    health = sub.add_parser(
+        "health",
+        help="check that a running emulator answers; exit 0 if it does",
+        description="Ask a running emulator's GET /_emulator/health. Exit 0 when it answers, "
+        "1 when it does not (after --wait seconds). The Docker image's HEALTHCHECK and CI "
+        "jobs use it.",
+    )
+    health.add_argument(
+        "--url",
+        metavar="URL",
+        help=f"the emulator's base URL (default: ${URL_ENV}, else http://127.0.0.1:PORT "
+        f"with PORT from {_env_name('port')} or {DEFAULT_PORT})",
+    )
+    health.add_argument(
+        "--wait",
+        metavar="SECS",
+        type=_positive_float,
+        default=0.0,
+        help="keep trying for up to SECS seconds (default: 0, a single try)",
+    )
 
-    scen = sub.add_parser("scenarios", help="check or list scenario files")
+    keygen = sub.add_parser(
+        "keygen",
+        help="print a new Ed25519 signing key pair to pin in CI",
+        description="Print a new webhook signing key pair. Give the private key to 'serve' "
+        f"({_env_name('signing_key')}) and the public key to your app (TELNYX_PUBLIC_KEY).",
+    )
+    keygen.add_argument(
+        "--format",
+        choices=["env", "json"],
+        default="env",
+        help="env: KEY=value lines for a .env file or $GITHUB_ENV (default); json: one object",
+    )
+
+    scen = sub.add_parser(
+        "scenarios",
+        help="check or list scenario files",
+        description="Check scenario files, or list the scenarios a server would use.",
+    )
     scen_sub = scen.add_subparsers(dest="scenarios_command", metavar="ACTION", parser_class=_Parser)
     check = scen_sub.add_parser(
-        "check", help="validate scenario files; print every problem as file:line: reason"
+        "check",
+        help="validate scenario files; print every problem as file:line: reason",
+        description="Validate scenario files without starting a server. Prints every problem "
+        "as file:line: reason; exit 1 if there is any.",
     )
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    lst = scen_sub.add_parser("list", help="list the scenarios in force: name, match rule, outcome")
+    check.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a scenario file, or a directory of *.yaml/*.yml files",
+    )
+    lst = scen_sub.add_parser(
+        "list",
+        help="list the scenarios in force: name, match rule, outcome",
+        description="List the scenarios a server would use, bundled and yours, in matching "
+        "order: name, the destination pattern it matches, what the far end does.",
+    )
     lst.add_argument(
         "--scenarios",
         dest="scenarios",
+        metavar="DIR",
         action="append",
         type=_directory,
         default=None,
-        help="also load this directory of your scenarios (repeatable)",
+        help="also load this directory of your scenarios "
+        f"(repeatable; env {_env_name('scenarios')})",
     )
     return parser
 
@@ -277,6 +472,17 @@ def _from_env(dest: str, parse: Callable[[str], Any] | None, multiple: bool) -> 
         raise UsageError(f"{_env_name(dest)}: {exc}") from None
 
 
+def _env_flag(dest: str) -> bool:
+    raw = os.environ.get(_env_name(dest), "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise UsageError(
+        f"{_env_name(dest)}: expected 1 or 0 (or true/false, yes/no, on/off), got {raw!r}"
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     values: dict[str, Any] = {}
     for _flag, dest, parse, default, _help, multiple in SERVE_OPTIONS:
@@ -286,7 +492,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         values[dest] = default if value is None else value
     strict = args.strict
     if strict is None:
-        strict = os.environ.get(_env_name("strict"), "").lower() in ("1", "true", "yes", "on")
+        strict = _env_flag("strict")
+    no_admin = args.no_admin
+    if no_admin is None:
+        no_admin = _env_flag("no_admin")
     return Settings(
         host=values["host"],
         port=values["port"],
@@ -301,6 +510,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_live_calls=values["max_live_calls"],
         webhook_timeout_secs=values["webhook_timeout"],
         webhook_retry_delays=tuple(values["webhook_retries"]),
+        retention_secs=values["retention"],
+        max_pending_webhooks=values["max_pending_webhooks"],
+        delivery=values["delivery"],
+        command_faults=values["command_faults"],
+        admin_token=values["admin_token"],
+        no_admin=bool(no_admin),
+        webhook_allow=tuple(values["webhook_allow"]),
         log_format=values["log_format"],
         log_level=values["log_level"],
     )
@@ -316,15 +532,17 @@ def serve(settings: Settings, *, out: Any = None) -> int:
 
     out = out or sys.stdout
     logs.configure(settings.log_format, settings.log_level)
+    logs.add_secrets(settings.signing_key, settings.admin_token, *settings.api_keys)
     try:
         scenarios = ScenarioBook.load(settings.scenario_dirs)
         api = build_api(settings, scenarios)
+        logs.add_secrets(api.signer.private_key_base64)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(f"{PROG}: scenario error: {problem}", file=sys.stderr)
         return 2
     except SigningKeyError as exc:
-        print(f"{PROG}: --signing-key: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: --signing-key ({_env_name('signing_key')}): {exc}", file=sys.stderr)
         return 2
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -333,13 +551,15 @@ def serve(settings: Settings, *, out: Any = None) -> int:
         sock.bind((settings.host, settings.port))
     except OSError as exc:
         print(
-            f"{PROG}: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            f"{PROG}: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
             file=sys.stderr,
         )
         return 2
     sock.listen(2048)
     port = sock.getsockname()[1]
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
     base = f"http://{shown_host}:{port}"
     print(f"{PROG} {__version__} listening on {base}", file=out)
     print(f"  TELNYX_BASE_URL={base}/v2", file=out)
@@ -355,8 +575,57 @@ def serve(settings: Settings, *, out: Any = None) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal it caught. Let that
+        # second delivery be a no-op, so `docker stop` and CI cleanup see exit status 0.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[sock])
     return 0
+
+
+def health(url: str | None, wait: float, out: Any = None) -> int:
+    import time
+    import urllib.error
+    import urllib.request
+
+    out = out or sys.stdout
+    if url is None:
+        url = os.environ.get(URL_ENV, "").strip() or None
+    if url is None:
+        port = _from_env("port", _port, False)
+        host = os.environ.get(_env_name("host"), "").strip()
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        url = f"http://{host}:{DEFAULT_PORT if port is None else port}"
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"--url ({URL_ENV}) must start with http:// or https://, got {url!r}",
+            f"{PROG} health",
+        )
+    base = url.rstrip("/")
+    base = base.removesuffix("/v2")
+    target = f"{base}/_emulator/health"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with opener.open(target, timeout=2) as response:
+                if response.status == 200:
+                    print(f"healthy: {target}", file=out)
+                    return 0
+                reason = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            reason = f"HTTP {exc.code}"
+        except urllib.error.URLError as exc:
+            reason = str(exc.reason)
+        except OSError as exc:
+            reason = str(exc)
+        if time.monotonic() >= deadline:
+            print(f"{PROG}: not healthy: {target}: {reason}", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
 
 
 def keygen(fmt: str, out: Any = None) -> int:
@@ -394,17 +663,29 @@ def scenarios_command(args: argparse.Namespace, out: Any = None) -> int:
         print("all scenario files are valid", file=out)
         return 0
     if args.scenarios_command == "list":
+        dirs = args.scenarios
+        if dirs is None:
+            dirs = _from_env("scenarios", _directory, True)
         try:
-            book = sc.ScenarioBook.load(tuple(args.scenarios or ()))
+            book = sc.ScenarioBook.load(tuple(dirs or ()))
         except sc.ScenarioError as exc:
             for problem in exc.problems:
-                print(problem, file=sys.stderr)
+                print(f"{PROG}: scenario error: {problem}", file=sys.stderr)
             return 1
-        for scenario in book:
-            rule = ", ".join(p.pattern for p in scenario.match_to) or "(any other destination)"
-            print(f"{scenario.name:<16} {rule:<28} {sc.describe(scenario)}", file=out)
+        rows = [
+            (
+                s.name,
+                ", ".join(p.pattern for p in s.match_to) or "(any other destination)",
+                sc.describe(s),
+            )
+            for s in book
+        ]
+        name_w = max((len(r[0]) for r in rows), default=0)
+        rule_w = max((len(r[1]) for r in rows), default=0)
+        for name, rule, outcome in rows:
+            print(f"{name:<{name_w}}  {rule:<{rule_w}}  {outcome}", file=out)
         return 0
-    raise UsageError("scenarios needs an action: check or list")
+    raise UsageError("scenarios needs an action: check or list", f"{PROG} scenarios")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -413,14 +694,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "serve":
             return serve(settings_from_args(args))
+        if args.command == "health":
+            return health(args.url, args.wait)
         if args.command == "keygen":
             return keygen(args.format)
         if args.command == "scenarios":
             return scenarios_command(args)
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     except UsageError as exc:
-        print(f"{PROG}: error: {exc} (see '{PROG} --help')", file=sys.stderr)
+        print(f"{PROG}: error: {exc} (see '{exc.prog} --help')", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

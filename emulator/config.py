@@ -31,6 +31,12 @@ class Settings:
     journal_limit: int = 10_000
     webhook_timeout_secs: float = 2.0
     webhook_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
+    delivery: str | None = None  # default delivery policy (faults), e.g. "shuffled,duplicate=0.1"
+    command_faults: str | None = None  # e.g. "429:3" (next 3 commands) or "500:p=0.1"
+    admin_token: str | None = None  # required in X-Emulator-Admin-Token for /_emulator/*
+    no_admin: bool = False  # remove /_emulator/* (health stays)
+    webhook_allow: tuple[str, ...] = ()  # hosts (host or host:port, * wildcards) webhooks may go to
+    max_pending_webhooks: int = 100_000  # commands get 429 while more webhooks than this wait
     log_format: str = "text"
     log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)

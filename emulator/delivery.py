@@ -16,6 +16,8 @@ sign and order identically:
   failover URL, if the call has one, gets one attempt. ``meta.attempt`` counts every attempt.
 - **Signing.** Each attempt's body is encoded once and signed with the wall-clock time at which
   it becomes ready, so the SDK's 300 s tolerance holds even on a virtual clock.
+- **Faults.** A webhook's :class:`~emulator.faults.DeliveryPolicy` can shuffle, delay, drop,
+  duplicate or mis-sign it (seeded); every fault is recorded on the attempt it hit.
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from .faults import DEFAULT_DELIVERY, DeliveryPolicy
 from .signing import Signer
 
-Status = Literal["pending", "delivered", "failed", "not_sent"]
+Status = Literal["pending", "delivered", "failed", "not_sent", "blocked"]
 
 USER_AGENT = "telnyx-webhooks"
 # (chosen) Telnyx documents no schedule for voice webhooks: 3 retries, 1 s, 2 s and 4 s apart.
@@ -69,6 +73,7 @@ class AttemptRecord:
     status: int | None = None
     error: str | None = None
     latency_ms: float | None = None
+    fault: str | None = None  # the injected fault this attempt carried, if any
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,7 @@ class AttemptRecord:
             "status": self.status,
             "error": self.error,
             "latency_ms": self.latency_ms,
+            "fault": self.fault,
         }
 
 
@@ -96,9 +102,13 @@ class WebhookRecord:
     created_at: float
     failover_url: str | None = None
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    policy: DeliveryPolicy = DEFAULT_DELIVERY
     status: Status = "pending"
     attempts: list[AttemptRecord] = field(default_factory=list)
     on_failover: bool = False
+    duplicate_due: bool = False  # delivered, and about to be delivered again (fault)
+    queue_key: str = ""  # which outbox queue holds it
+    extra_delay: float = 0.0  # injected delay, applied when it reaches the head of its queue
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +120,7 @@ class WebhookRecord:
             "method": self.method,
             "status": self.status,
             "attempts": [a.to_json() for a in self.attempts],
+            "faults": sorted({a.fault for a in self.attempts if a.fault}),
             "body": {"data": self.data, "meta": self.meta_for(len(self.attempts) or 1)},
         }
 
@@ -134,8 +145,10 @@ class Attempt:
 
 
 @dataclass(slots=True)
-class _Session:
-    queue: deque[WebhookRecord] = field(default_factory=deque)
+class _Queue:
+    """The webhooks waiting on one call session (or one shuffled webhook on its own)."""
+
+    records: deque[WebhookRecord] = field(default_factory=deque)
     in_flight: bool = False
     ready_at: float = 0.0
 
@@ -148,14 +161,19 @@ class Outbox:
         wall_clock: Callable[[], float],
         time_scale: float = 1.0,
         default_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+        seed: int | None = None,
+        allow: Callable[[str], bool] | None = None,
     ) -> None:
         self.signer = signer
         self._wall_clock = wall_clock
         self.time_scale = time_scale
         self.default_retry_delays = default_retry_delays
-        self._sessions: dict[str, _Session] = {}
-        self._wakeups: list[tuple[float, int, str]] = []  # (ready_at, seq, session key)
+        self.allow = allow
+        self.rng = random.Random(seed)
+        self._queues: dict[str, _Queue] = {}
+        self._wakeups: list[tuple[float, int, str]] = []  # (ready_at, seq, queue key)
         self._seq = itertools.count()
+        self._pending = 0
         self.delivered = 0
         self.failed = 0
 
@@ -165,14 +183,29 @@ class Outbox:
         if record.url is None:
             record.status = "not_sent"
             return
-        key = record.call_session_id
-        session = self._sessions.get(key)
-        if session is None:
-            session = self._sessions[key] = _Session()
-        session.queue.append(record)
-        if len(session.queue) == 1 and not session.in_flight:
-            session.ready_at = now
-            heapq.heappush(self._wakeups, (now, next(self._seq), key))
+        if self.allow is not None and not self.allow(record.url):
+            record.status = "blocked"
+            return
+        policy = record.policy
+        if policy.order == "shuffled":
+            # On its own queue: nothing waits behind it, so a call's webhooks overtake each other.
+            key = f"{record.call_session_id}/{next(self._seq)}"
+            delay = self.rng.uniform(0.0, policy.jitter)
+        else:
+            key = record.call_session_id
+            delay = 0.0
+        if policy.delay_max > 0:
+            delay += self.rng.uniform(policy.delay_min, policy.delay_max)
+        record.queue_key = key
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue()
+        queue.records.append(record)
+        self._pending += 1
+        if len(queue.records) == 1 and not queue.in_flight:
+            self._schedule(key, queue, now + delay * self.time_scale)
+        else:
+            record.extra_delay = delay  # applies once the record reaches the head
 
     # -- the adapter's side -------------------------------------------------------------------
 
@@ -180,8 +213,8 @@ class Outbox:
         heap = self._wakeups
         while heap:
             when, _, key = heap[0]
-            session = self._sessions.get(key)
-            if session and session.queue and not session.in_flight and session.ready_at == when:
+            queue = self._queues.get(key)
+            if queue and queue.records and not queue.in_flight and queue.ready_at == when:
                 return when
             heapq.heappop(heap)
         return None
@@ -191,18 +224,33 @@ class Outbox:
         heap = self._wakeups
         while heap and heap[0][0] <= now:
             when, _, key = heapq.heappop(heap)
-            session = self._sessions.get(key)
-            if not session or not session.queue or session.in_flight or session.ready_at != when:
+            queue = self._queues.get(key)
+            if not queue or not queue.records or queue.in_flight or queue.ready_at != when:
                 continue
-            session.in_flight = True
-            out.append(self._attempt(session.queue[0], now))
+            record = queue.records[0]
+            policy = record.policy
+            if (
+                not record.attempts
+                and policy.drop_first > 0
+                and self.rng.random() < policy.drop_first
+            ):
+                # Lost on the way: the app never sees it, and the retry path runs.
+                url = record.url
+                assert url is not None
+                record.attempts.append(
+                    AttemptRecord(1, url, now, error="dropped", fault="drop_first")
+                )
+                self._failed_attempt(key, queue, record, 1, None, now)
+                continue
+            queue.in_flight = True
+            out.append(self._attempt(record, now))
         return out
 
     def _attempt(self, record: WebhookRecord, now: float) -> Attempt:
         number = len(record.attempts) + 1
         url = record.failover_url if record.on_failover else record.url
         assert url is not None
-        record.attempts.append(AttemptRecord(number, url, now))
+        fault = "duplicate" if record.duplicate_due else None
         body = {"data": record.data, "meta": record.meta_for(number, url)}
         headers = {"user-agent": USER_AGENT}
         if record.method == "GET":
@@ -214,7 +262,22 @@ class Outbox:
             content = dumps(body)
             headers["content-type"] = "application/json"
             signed = content
-        headers.update(self.signer.sign(signed, int(self._wall_clock())))
+        timestamp = int(self._wall_clock())
+        policy = record.policy
+        signature_fault = policy.signature
+        if signature_fault != "none" and self.rng.random() < policy.signature_rate:
+            fault = (
+                f"{fault}+signature_{signature_fault}" if fault else f"signature_{signature_fault}"
+            )
+            if signature_fault == "stale":
+                headers.update(self.signer.sign(signed, timestamp - 600))
+            elif signature_fault == "bad":
+                headers.update(self.signer.sign(signed + b" ", timestamp))
+        else:
+            signature_fault = "none"
+        if signature_fault == "none":
+            headers.update(self.signer.sign(signed, timestamp))
+        record.attempts.append(AttemptRecord(number, url.split("?", 1)[0], now, fault=fault))
         return Attempt(record, number, record.method, url, headers, content)
 
     def settle(
@@ -230,22 +293,40 @@ class Outbox:
         record = attempt.record
         rec = record.attempts[attempt.number - 1]
         rec.status, rec.error, rec.latency_ms = status, error, latency_ms
-        key = record.call_session_id
-        session = self._sessions[key]
-        session.in_flight = False
+        key, queue = self._queue_of(record)
+        queue.in_flight = False
+        if record.duplicate_due:  # the second copy went out; the record was delivered already
+            record.duplicate_due = False
+            self._done(key, queue, now)
+            return
         if status is not None and 200 <= status < 300:
             record.status = "delivered"
             self.delivered += 1
-            self._advance(key, session, now)
+            duplicate = record.policy.duplicate
+            if duplicate > 0 and self.rng.random() < duplicate:
+                record.duplicate_due = True
+                self._schedule(key, queue, now)
+                return
+            self._done(key, queue, now)
             return
-        delay = self._retry_delay(record, attempt.number, status)
+        self._failed_attempt(key, queue, record, attempt.number, status, now)
+
+    def _failed_attempt(
+        self,
+        key: str,
+        queue: _Queue,
+        record: WebhookRecord,
+        number: int,
+        status: int | None,
+        now: float,
+    ) -> None:
+        delay = self._retry_delay(record, number, status)
         if delay is None:
             record.status = "failed"
             self.failed += 1
-            self._advance(key, session, now)
+            self._done(key, queue, now)
             return
-        session.ready_at = now + delay * self.time_scale
-        heapq.heappush(self._wakeups, (session.ready_at, next(self._seq), key))
+        self._schedule(key, queue, now + delay * self.time_scale)
 
     def _retry_delay(self, record: WebhookRecord, number: int, status: int | None) -> float | None:
         if record.on_failover:
@@ -257,25 +338,36 @@ class Outbox:
             return 0.0
         return None
 
-    def _advance(self, key: str, session: _Session, now: float) -> None:
-        session.queue.popleft()
-        if session.queue:
-            session.ready_at = now
-            heapq.heappush(self._wakeups, (now, next(self._seq), key))
+    def _queue_of(self, record: WebhookRecord) -> tuple[str, _Queue]:
+        return record.queue_key, self._queues[record.queue_key]
+
+    def _schedule(self, key: str, queue: _Queue, when: float) -> None:
+        queue.ready_at = when
+        heapq.heappush(self._wakeups, (when, next(self._seq), key))
+
+    def _done(self, key: str, queue: _Queue, now: float) -> None:
+        record = queue.records.popleft()
+        self._pending -= 1
+        if queue.records:
+            self._schedule(key, queue, now + queue.records[0].extra_delay * self.time_scale)
         else:
-            del self._sessions[key]
+            del self._queues[key]
+        del record
 
     def pending(self) -> int:
-        return sum(len(s.queue) for s in self._sessions.values())
+        return self._pending
 
     def drop_tenant(self, tenant: str) -> None:
         """Forget queued webhooks of one tenant (``POST /_emulator/reset``)."""
-        for key in list(self._sessions):
-            session = self._sessions[key]
-            head = [session.queue[0]] if session.in_flight else []  # settle() pops it later
-            rest = list(session.queue)[len(head) :]
+        for key in list(self._queues):
+            queue = self._queues[key]
+            head = [queue.records[0]] if queue.in_flight else []  # settle() pops it later
+            rest = list(queue.records)[len(head) :]
             kept = deque(head + [r for r in rest if r.tenant != tenant])
+            self._pending -= len(queue.records) - len(kept)
             if kept:
-                session.queue = kept
+                queue.records = kept
+                if not queue.in_flight:
+                    self._schedule(key, queue, queue.ready_at)
             else:
-                del self._sessions[key]
+                del self._queues[key]

@@ -25,6 +25,7 @@ from .clock import Clock
 from .dedup import Deduplicator
 from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord
 from .errors import ApiFailure
+from .faults import FaultPlan
 from .ids import IdFactory
 from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
@@ -90,6 +91,7 @@ class Engine:
         self.calls = CallStore(config.retention_secs)
         self.dedup = Deduplicator(config.dedup_window_secs)
         self.connection_id = ids.connection_id()
+        self.faults = FaultPlan()
         self.commands: deque[dict[str, Any]] = deque(maxlen=config.journal_limit)
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
         # oldest first.
@@ -618,6 +620,8 @@ class Engine:
             if retries is not None
             else self.config.retry_delays
         )
+        scenario_policy = leg.scenario.delivery if leg.scenario is not None else None
+        policy = scenario_policy or self.faults.delivery
         for url, method in leg.routing.targets(event_type):
             record = WebhookRecord(
                 id=data["id"],
@@ -631,6 +635,7 @@ class Engine:
                 created_at=now,
                 failover_url=leg.routing.failover_url,
                 retry_delays=delays,
+                policy=policy,
             )
             self.webhooks.append(record)
             self.outbox.put(record, now)

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import jsonschema  # type: ignore[import-untyped]
 import yaml
 
+from emulator.faults import DeliveryPolicy
 from emulator.resources import load_schema, scenarios_dir
 
 Outcome = Literal["answer", "busy", "reject", "not_found", "no_answer", "unavailable"]
@@ -78,6 +79,8 @@ class Scenario:
     # After answer: the callee hangs up after this many seconds (None = stays up).
     hangup_after_secs: float | None = None
     hangup_after_source: HangupSource = "callee"
+    # Faults for the webhooks of legs following this scenario (None = the API key's policy).
+    delivery: DeliveryPolicy | None = None
     origin: str = "<builtin>"  # "path/to/file.yaml:LINE", for messages and `scenarios list`
 
     def matches(self, to: str) -> bool:
@@ -667,5 +670,6 @@ def _build(data: dict[str, Any], path: Path, root: yaml.Node) -> Scenario:
         amd=amd,
         hangup_after_secs=None if hangup_after is None else float(hangup_after),
         hangup_after_source=after.get("hangup_source", "callee"),
+        delivery=DeliveryPolicy.from_json(data["delivery"]) if "delivery" in data else None,
         origin=f"{path}:{root.start_mark.line + 1}",
     )
