@@ -8,6 +8,17 @@ it is used.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "mock"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``from emulator import mock`` without paying for the engine on ``import emulator``.
+    if name == "mock":
+        from .mock import mock
+
+        return mock
+    raise AttributeError(f"module 'emulator' has no attribute {name!r}")

@@ -35,7 +35,8 @@ from urllib.parse import urlencode
 from .faults import DEFAULT_DELIVERY, DeliveryPolicy
 from .signing import Signer
 
-Status = Literal["pending", "delivered", "failed", "not_sent", "blocked"]
+# recorded = handed to no app (the pytest plugin without deliver_to) but counted as accepted
+Status = Literal["pending", "delivered", "recorded", "failed", "not_sent", "blocked"]
 
 USER_AGENT = "telnyx-webhooks"
 # (chosen) Telnyx documents no schedule for voice webhooks: 3 retries, 1 s, 2 s and 4 s apart.
@@ -288,8 +289,13 @@ class Outbox:
         status: int | None = None,
         error: str | None = None,
         latency_ms: float | None = None,
+        recorded: bool = False,
     ) -> None:
-        """Report what happened to an attempt; decides retry, failover or the next webhook."""
+        """Report what happened to an attempt; decides retry, failover or the next webhook.
+
+        ``recorded`` says no app received it (the in-process mock without ``deliver_to``): it
+        counts as accepted, so the call's next webhook follows, but is not called delivered.
+        """
         record = attempt.record
         rec = record.attempts[attempt.number - 1]
         rec.status, rec.error, rec.latency_ms = status, error, latency_ms
@@ -300,7 +306,7 @@ class Outbox:
             self._done(key, queue, now)
             return
         if status is not None and 200 <= status < 300:
-            record.status = "delivered"
+            record.status = "recorded" if recorded else "delivered"
             self.delivered += 1
             duplicate = record.policy.duplicate
             if duplicate > 0 and self.rng.random() < duplicate:

@@ -617,6 +617,7 @@ class TelnyxEmulator:
                                 now,
                                 status=200 if outcome.target is None else outcome.status,
                                 error=outcome.error,
+                                recorded=outcome.target is None,
                             )
                         if outcome.exc is not None and outcome.raise_exc:
                             raise outcome.exc

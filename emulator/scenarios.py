@@ -22,7 +22,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import jsonschema  # type: ignore[import-untyped]
 import yaml
 
 from emulator.faults import DeliveryPolicy
@@ -278,6 +277,9 @@ def _secs(value: float) -> str:
 
 @cache
 def _validator() -> Any:
+    # Imported here: python-jsonschema costs ~30 ms to import, paid only when files are loaded.
+    import jsonschema
+
     schema = load_schema("scenario")
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)

@@ -348,7 +348,7 @@ def test_recorded_webhooks_still_move_the_queue(telnyx_emulator: TelnyxEmulator)
     telnyx_emulator.run_until_idle()
     assert telnyx_emulator.events() == ["call.initiated", "call.hangup"]
     records = telnyx_emulator.request("GET", "/_emulator/webhooks").payload["data"]
-    assert [r["status"] for r in records] == ["delivered", "delivered"]
+    assert [r["status"] for r in records] == ["recorded", "recorded"]
     assert telnyx_emulator.call(call.call_control_id)["hangup_source"] == "caller"
 
 
