@@ -31,6 +31,7 @@ from .engine import Engine, EngineConfig, first_destination
 from .errors import ApiFailure
 from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
+from .resources import schemas_dir
 from .scenarios import Scenario, ScenarioBook
 from .signing import Signer
 from .timeline import Timeline
@@ -135,6 +136,14 @@ class Api:
             retry_delays=settings.webhook_retry_delays,
         )
         self.tenants: dict[str, Engine] = {}
+
+    def precompile(self) -> None:
+        """Compile every request schema now, so the first request pays nothing (the server
+        does this at start-up; the pytest mock compiles on first use, per schema)."""
+        names = [p.name.removesuffix(".schema.json") for p in schemas_dir().glob("*.schema.json")]
+        for name in sorted(names):
+            if name.endswith("_request") or name == "inbound_call":
+                self.validators.get(name)
 
     # -- driving ------------------------------------------------------------------------------
 

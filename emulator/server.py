@@ -35,7 +35,9 @@ MAX_HEADER_BYTES = 16_384
 
 def build_api(settings: Settings, scenarios: ScenarioBook | None = None) -> Api:
     clock = SystemClock()
-    return Api(settings, clock=clock, wall_clock=clock.now, scenarios=scenarios)
+    api = Api(settings, clock=clock, wall_clock=clock.now, scenarios=scenarios)
+    api.precompile()
+    return api
 
 
 def create_app(
