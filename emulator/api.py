@@ -334,19 +334,40 @@ class Api:
         action: Callable[[Leg, dict[str, Any]], dict[str, Any] | None],
         schema: str | None = None,
     ) -> ApiResponse:
-        """The shared pipeline of every call command: parse, validate, dedup, act, journal.
+        """A command on an existing call: dedup per call, the state rules, then ``action``.
 
         ``action`` may return fields to add to the response's ``data`` (e.g. ``recording_id``).
         """
+
+        def run(body: dict[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
+            extra: dict[str, Any] = {}
+            applied = engine.run_command(
+                name, call_control_id, body, lambda leg: extra.update(action(leg, body) or {})
+            )
+            return applied, ({"data": {**OK["data"], **extra}} if extra else OK), call_control_id
+
+        return self.journaled(request, engine, name, call_control_id, schema, run)
+
+    def journaled(
+        self,
+        request: ApiRequest,
+        engine: Engine,
+        name: str,
+        call_control_id: str | None,
+        schema: str | None,
+        run: Callable[[dict[str, Any]], tuple[bool, Any, str | None]],
+    ) -> ApiResponse:
+        """The pipeline every command shares: parse, validate, ``run``, and journal the outcome.
+
+        ``run`` returns (applied, response payload, the call it concerns); applied is False
+        for a ``command_id`` duplicate, which Telnyx answers like the original and ignores.
+        """
         body: Any = None
-        extra: dict[str, Any] = {}
         try:
             body = self.json_body(request)
             if schema is not None:
                 self.validate(schema, body)
-            applied = engine.run_command(
-                name, call_control_id, body, lambda leg: extra.update(action(leg, body) or {})
-            )
+            applied, payload, call_control_id = run(body)
         except ApiFailure as failure:
             entry = engine.journal_command(
                 method=request.method,
@@ -368,7 +389,6 @@ class Api:
             status=200,
             result="accepted" if applied else "duplicate",
         )
-        payload = {"data": {**OK["data"], **extra}} if extra else OK
         return ApiResponse(200, payload, journal=entry)
 
 
@@ -410,33 +430,12 @@ def retrieve_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str
 def dial(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     """Dial: the same pipeline as a call command, but there is no call yet: dedup is per API
     key, and the response carries the new call's IDs."""
-    body: Any = None
-    try:
-        body = api.json_body(request)
-        api.validate("dial_request", body)
+
+    def run(body: dict[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
         leg, applied = engine.dial(body, lambda to: api.pick_scenario(request, to))
-    except ApiFailure as failure:
-        entry = engine.journal_command(
-            method=request.method,
-            path=request.path,
-            command="dial",
-            call_control_id=None,
-            body=body,
-            status=failure.status,
-            result="rejected",
-            errors_=[e.to_json() for e in failure.errors],
-        )
-        return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
-    entry = engine.journal_command(
-        method=request.method,
-        path=request.path,
-        command="dial",
-        call_control_id=leg.call_control_id,
-        body=body,
-        status=200,
-        result="accepted" if applied else "duplicate",
-    )
-    return ApiResponse(200, {"data": engine.dial_response(leg, body)}, journal=entry)
+        return applied, {"data": engine.dial_response(leg, body)}, leg.call_control_id
+
+    return api.journaled(request, engine, "dial", None, "dial_request", run)
 
 
 @route("POST", f"/calls/{_ID}/actions/answer", command=True)
