@@ -527,7 +527,7 @@ def serve(settings: Settings, *, out: Any = None) -> int:
 
     from . import logs
     from .scenarios import ScenarioBook, ScenarioError
-    from .server import build_api, create_app
+    from .server import H11_MAX_INCOMPLETE_EVENT_SIZE, build_api, create_app
     from .signing import SigningKeyError
 
     out = out or sys.stdout
@@ -545,7 +545,9 @@ def serve(settings: Settings, *, out: Any = None) -> int:
         print(f"{PROG}: error: --signing-key ({_env_name('signing_key')}): {exc}", file=sys.stderr)
         return 2
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without
+    # it every response on a kept-alive connection waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
@@ -561,11 +563,6 @@ def serve(settings: Settings, *, out: Any = None) -> int:
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
     base = f"http://{shown_host}:{port}"
-    print(f"{PROG} {__version__} listening on {base}", file=out)
-    print(f"  TELNYX_BASE_URL={base}/v2", file=out)
-    print(f"  TELNYX_PUBLIC_KEY={api.signer.public_key}", file=out)
-    print(f"  scenarios: {', '.join(s.name for s in scenarios)}", file=out)
-    out.flush()
     app = create_app(settings, api=api)
     config = uvicorn.Config(
         app,
@@ -573,12 +570,21 @@ def serve(settings: Settings, *, out: Any = None) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE,
     )
+    _tune_gc()
     server = uvicorn.Server(config)
     if threading.current_thread() is threading.main_thread():
-        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal it caught. Let that
-        # second delivery be a no-op, so `docker stop` and CI cleanup see exit status 0.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        # Installed before the banner, so a SIGTERM sent as soon as it appears (before uvicorn
+        # has its own handlers) still stops the server cleanly instead of killing the process.
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal it caught: that
+        # second delivery lands here too, harmlessly, so `docker stop` and CI see status 0.
+        signal.signal(signal.SIGTERM, lambda signum, frame: setattr(server, "should_exit", True))
+    print(f"{PROG} {__version__} listening on {base}", file=out)
+    print(f"  TELNYX_BASE_URL={base}/v2", file=out)
+    print(f"  TELNYX_PUBLIC_KEY={api.signer.public_key}", file=out)
+    print(f"  scenarios: {', '.join(s.name for s in scenarios)}", file=out)
+    out.flush()
     server.run(sockets=[sock])
     return 0
 
@@ -626,6 +632,22 @@ def health(url: str | None, wait: float, out: Any = None) -> int:
             print(f"{PROG}: not healthy: {target}: {reason}", file=sys.stderr)
             return 1
         time.sleep(0.2)
+
+
+def _tune_gc() -> None:
+    """Keep garbage-collection pauses out of request latency in the long-running server.
+
+    Live calls are many small objects; with CPython's default thresholds a full collection
+    under load scans all of them and stalls requests for hundreds of milliseconds (measured in
+    bench/, docs/performance.md). Everything loaded at start-up is frozen out of collections,
+    and young collections run less often. Most engine objects are freed by reference counting;
+    the collector only has to find the few cycles (bridged legs point at each other).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def keygen(fmt: str, out: Any = None) -> int:

@@ -158,7 +158,8 @@ class Engine:
             "path": path,
             "command": command,
             "call_control_id": call_control_id,
-            "command_id": body.get("command_id") if isinstance(body, dict) else None,
+            # Only a string is a command_id (a rejected body's other value stays in "body").
+            "command_id": _command_id(body),
             "status": status,
             "result": result,  # accepted | duplicate | rejected
             "errors": errors_ or [],
@@ -578,6 +579,7 @@ class Engine:
         if not leg.alive:
             return
         leg.cancel_timers()
+        leg.command = {}  # nothing reads it once the leg has ended; free it now
         peer = leg.peer
         leg.apply(LegEvent.HANGUP)
         leg.ended_at = self.clock.now()
@@ -656,6 +658,11 @@ class Engine:
         self.commands.clear()
         self.webhooks.clear()
         self.outbox.drop_tenant(self.tenant)
+
+
+def _command_id(body: Any) -> str | None:
+    command_id = body.get("command_id") if isinstance(body, dict) else None
+    return command_id if isinstance(command_id, str) else None
 
 
 def first_destination(to: str | list[str]) -> str:

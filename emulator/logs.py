@@ -20,12 +20,19 @@ REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset(
     {"authorization", "sip_auth_password", "signing_key", "private_key", "password", "secret"}
 )
+# (cheap substring that must be present, lower-cased; pattern; replacement). The substring test
+# keeps an ordinary log line from paying for four regular expressions (bench/: ~14 µs -> ~1 µs).
 _PATTERNS = [
     # Authorization: Bearer KEY / Basic dXNlcjpwYXNz
-    (re.compile(r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
-    (re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z])"), rf"\1\2{REDACTED}"),
+    ("bearer", re.compile(r"\b([Bb]earer|BEARER)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{REDACTED}"),
+    (
+        "basic",
+        re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z])"),
+        rf"\1\2{REDACTED}",
+    ),
     # sip_auth_password=..., "signing_key": "...", password: ...
     (
+        "",
         re.compile(
             r"(?i)((?:sip_auth_password|signing_key|private_key|password|secret)"
             r"\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\s\"'\\,;&}]+"
@@ -33,8 +40,9 @@ _PATTERNS = [
         rf"\1{REDACTED}",
     ),
     # https://user:password@host
-    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
+    ("@", re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
 ]
+_SECRET_WORDS = ("password", "signing_key", "private_key", "secret")
 _literals: set[str] = set()
 
 
@@ -49,7 +57,13 @@ def scrub(text: str) -> str:
     for literal in _literals:
         if literal in text:
             text = text.replace(literal, REDACTED)
-    for pattern, replacement in _PATTERNS:
+    lowered = text.lower()
+    for needle, pattern, replacement in _PATTERNS:
+        if needle:
+            if needle not in lowered:
+                continue
+        elif not any(word in lowered for word in _SECRET_WORDS):
+            continue
         text = pattern.sub(replacement, text)
     return text
 

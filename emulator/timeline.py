@@ -15,6 +15,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+COMPACT_EVERY = 65_536
+
 
 @dataclass(order=True, slots=True)
 class Entry:
@@ -26,6 +28,13 @@ class Entry:
 
     def cancel(self) -> None:
         self.cancelled = True
+        # A cancelled entry may sit in the heap for hours (a 4 h time limit); drop the action so
+        # it does not keep its leg, and everything the leg holds, alive until then.
+        self.action = _noop
+
+
+def _noop() -> None:
+    pass
 
 
 class Timeline:
@@ -39,11 +48,21 @@ class Timeline:
     def at(
         self, when: float, action: Callable[[], None], *, emulated: float | None = None
     ) -> Entry:
-        entry = Entry(
-            when, self.emulated_now if emulated is None else emulated, next(self._seq), action
-        )
+        seq = next(self._seq)
+        entry = Entry(when, self.emulated_now if emulated is None else emulated, seq, action)
         heapq.heappush(self._heap, entry)
+        if seq % COMPACT_EVERY == COMPACT_EVERY - 1:
+            self._compact()
         return entry
+
+    def _compact(self) -> None:
+        """Drop cancelled entries (a hung-up call's 4 h time limit) so the heap holds only what
+        can still happen; O(n), once every COMPACT_EVERY plans."""
+        heap = self._heap
+        live = [e for e in heap if not e.cancelled]
+        if len(live) < len(heap):
+            heap[:] = live  # in place: run_due may be iterating this very list
+            heapq.heapify(heap)
 
     def next_time(self) -> float | None:
         heap = self._heap
