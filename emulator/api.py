@@ -401,9 +401,12 @@ def webhook_allow_list(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     lowered = tuple(p.lower() for p in patterns)
 
     def allowed(url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # "http://[", "http://host:abc": nowhere to send it, so blocked
+            return False
         return any(fnmatch.fnmatchcase(f"{host}:{port}" if ":" in p else host, p) for p in lowered)
 
     return allowed

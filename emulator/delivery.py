@@ -110,6 +110,7 @@ class WebhookRecord:
     duplicate_due: bool = False  # delivered, and about to be delivered again (fault)
     queue_key: str = ""  # which outbox queue holds it
     extra_delay: float = 0.0  # injected delay, applied when it reaches the head of its queue
+    first_fault: str | None = None  # "shuffled" / "delay": what held its first attempt back
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,7 +122,7 @@ class WebhookRecord:
             "method": self.method,
             "status": self.status,
             "attempts": [a.to_json() for a in self.attempts],
-            "faults": sorted({a.fault for a in self.attempts if a.fault}),
+            "faults": sorted({f for a in self.attempts if a.fault for f in a.fault.split("+")}),
             "body": {"data": self.data, "meta": self.meta_for(len(self.attempts) or 1)},
         }
 
@@ -197,6 +198,8 @@ class Outbox:
             delay = 0.0
         if policy.delay_max > 0:
             delay += self.rng.uniform(policy.delay_min, policy.delay_max)
+        held = (("shuffled", policy.order == "shuffled"), ("delay", policy.delay_max > 0))
+        record.first_fault = "+".join(name for name, on in held if on) or None  # on attempt 1
         record.queue_key = key
         queue = self._queues.get(key)
         if queue is None:
@@ -238,9 +241,8 @@ class Outbox:
                 # Lost on the way: the app never sees it, and the retry path runs.
                 url = record.url
                 assert url is not None
-                record.attempts.append(
-                    AttemptRecord(1, url, now, error="dropped", fault="drop_first")
-                )
+                fault = f"{record.first_fault}+drop_first" if record.first_fault else "drop_first"
+                record.attempts.append(AttemptRecord(1, url, now, error="dropped", fault=fault))
                 self._failed_attempt(key, queue, record, 1, None, now)
                 continue
             queue.in_flight = True
@@ -251,7 +253,7 @@ class Outbox:
         number = len(record.attempts) + 1
         url = record.failover_url if record.on_failover else record.url
         assert url is not None
-        fault = "duplicate" if record.duplicate_due else None
+        fault = "duplicate" if record.duplicate_due else record.first_fault if number == 1 else None
         body = {"data": record.data, "meta": record.meta_for(number, url)}
         headers = {"user-agent": USER_AGENT}
         if record.method == "GET":
@@ -362,6 +364,11 @@ class Outbox:
 
     def pending(self) -> int:
         return self._pending
+
+    def undelivered(self) -> list[WebhookRecord]:
+        """The webhooks still waiting (queued, in flight or between retries), oldest first."""
+        waiting = [r for queue in self._queues.values() for r in queue.records]
+        return sorted(waiting, key=lambda r: r.created_at)
 
     def drop_tenant(self, tenant: str) -> None:
         """Forget queued webhooks of one tenant (``POST /_emulator/reset``)."""

@@ -190,6 +190,11 @@ _COMMAND: dict[str, Any] = {
         "result": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}},
         "body": {"description": "the request body, secrets redacted"},
+        "fault": {
+            "type": "string",
+            "enum": ["command_429", "command_500", "timeout"],
+            "description": "the injected command fault that hit it (absent when none)",
+        },
     },
 }
 _WEBHOOK: dict[str, Any] = {
@@ -201,7 +206,11 @@ _WEBHOOK: dict[str, Any] = {
         "call_session_id": {"type": "string"},
         "url": {"type": ["string", "null"]},
         "method": {"type": "string", "enum": ["POST", "GET"]},
-        "status": {"type": "string", "enum": ["pending", "delivered", "failed", "not_sent"]},
+        "status": {
+            "type": "string",
+            # delivery.Status: every value the outbox records
+            "enum": ["pending", "delivered", "recorded", "failed", "not_sent", "blocked"],
+        },
         "attempts": {
             "type": "array",
             "items": {
@@ -213,9 +222,11 @@ _WEBHOOK: dict[str, Any] = {
                     "status": {"type": ["integer", "null"]},
                     "error": {"type": ["string", "null"]},
                     "latency_ms": {"type": ["number", "null"]},
+                    "fault": {"type": ["string", "null"], "description": "injected fault"},
                 },
             },
         },
+        "faults": {"type": "array", "items": {"type": "string"}},
         "body": {"type": "object", "description": "the webhook body (data and meta)"},
     },
 }

@@ -20,6 +20,12 @@ from .api import Api
 from .delivery import Attempt
 
 log = logging.getLogger("telnyx_emulator.webhooks")
+# Requests in flight at once (the httpx pool's size too), and to any one origin (scheme, host and
+# port). More wait here, in order: queued inside httpx's pool instead, every request rescans the
+# whole queue (quadratic at 1,000 calls) and a wait over the webhook timeout would fail an attempt
+# that was never sent. The per-origin cap (half) keeps a dead receiver from taking every slot.
+MAX_IN_FLIGHT = 8
+MAX_IN_FLIGHT_PER_ORIGIN = max(1, MAX_IN_FLIGHT // 2)
 
 
 class WebhookSender:
@@ -30,6 +36,8 @@ class WebhookSender:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._origins: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # slots, users
 
     def wake(self) -> None:
         """Something may be due sooner than the pump planned (a command was just handled)."""
@@ -53,6 +61,20 @@ class WebhookSender:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, attempt: Attempt) -> None:
+        origin = "/".join(attempt.url.split("/", 3)[:3])  # scheme://host:port
+        slots, users = self._origins.setdefault(
+            origin, (asyncio.Semaphore(MAX_IN_FLIGHT_PER_ORIGIN), [0])
+        )
+        users[0] += 1
+        try:
+            async with slots, self._slots:  # the origin's first: a busy origin can't hold them all
+                await self._send_now(attempt)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._origins[origin]
+
+    async def _send_now(self, attempt: Attempt) -> None:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
@@ -76,14 +98,20 @@ class WebhookSender:
         self.api.outbox.settle(
             attempt, self.api.clock.now(), status=status, error=error, latency_ms=latency
         )
+        fault = record.attempts[attempt.number - 1].fault
+        dropped = record.attempts[0].fault if attempt.number == 2 else None
+        if dropped and "drop_first" in dropped.split("+"):
+            # The dropped first attempt never reached the network, so it has no line of its own.
+            fault = f"{dropped}+{fault}" if fault else dropped
         log.info(
-            "webhook %s %s -> %s attempt=%d latency_ms=%.1f status=%s",
+            "webhook %s %s -> %s attempt=%d latency_ms=%.1f status=%s%s",
             record.event_type,
             attempt.url.split("?", 1)[0],
             status if status is not None else error,
             attempt.number,
             latency,
             record.status,
+            f" fault={fault}" if fault else "",
             extra={
                 "event": "webhook",
                 "event_type": record.event_type,
@@ -94,6 +122,7 @@ class WebhookSender:
                 "latency_ms": round(latency, 1),
                 "call_control_id": record.call_control_id,
                 "delivery_status": record.status,
+                "fault": fault,
             },
         )
         self.wake()

@@ -17,20 +17,22 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import request_response
 
 from . import errors
 from .api import Api, ApiRequest, ApiResponse
 from .clock import SystemClock
 from .config import Settings
 from .scenarios import ScenarioBook
-from .sender import WebhookSender
+from .sender import MAX_IN_FLIGHT, WebhookSender
 
 log = logging.getLogger("telnyx_emulator.api")
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SHUTDOWN_GRACE_SECS = 5.0
 MAX_HEADER_BYTES = 16_384
+# uvicorn's h11 parser answers a plain-text 400 itself when a header block that arrives in
+# pieces passes 16 KiB; let it buffer up to 64 KiB so our Telnyx-shaped 413 answers first.
+H11_MAX_INCOMPLETE_EVENT_SIZE = 65_536
 
 
 def build_api(settings: Settings, scenarios: ScenarioBook | None = None) -> Api:
@@ -67,7 +69,9 @@ def create_app(
             body = await _read_body(request, settings.max_body_bytes)
             api_request = ApiRequest(
                 method=request.method,
-                path=request.url.path,
+                # The decoded path as received: request.url re-parses it, and urlsplit drops
+                # the tab and newline characters a percent-encoded call_control_id may hold.
+                path=request.scope["path"],
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
                 query=dict(request.query_params),
@@ -114,7 +118,7 @@ def create_app(
             follow_redirects=True,
             max_redirects=3,
             timeout=settings.webhook_timeout_secs,
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
         ) as client:
             sender = WebhookSender(api, client, timeout=settings.webhook_timeout_secs)
             state["sender"] = sender
@@ -127,9 +131,32 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
                 if left:
-                    log.warning("shutting down with %d webhook(s) undelivered", left)
+                    log.warning(
+                        "shutting down with %d webhook(s) undelivered",
+                        left,
+                        extra={"event": "shutdown", "undelivered": left},
+                    )
+                    for record in api.outbox.undelivered()[:20]:  # which ones, for the CI log
+                        log.warning(
+                            "undelivered webhook %s call=%s url=%s attempts=%d",
+                            record.event_type,
+                            record.call_control_id,
+                            record.url,
+                            len(record.attempts),
+                            extra={
+                                "event": "undelivered",
+                                "event_type": record.event_type,
+                                "call_control_id": record.call_control_id,
+                                "url": record.url,
+                                "attempt": len(record.attempts),
+                            },
+                        )
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)], lifespan=lifespan)
+    # Every request goes to the one endpoint, whatever its path or method: a Starlette route
+    # would answer plain-text 404/405 itself for a path its pattern can't match (a %0A in a
+    # call_control_id) or a method outside its list, which is not Telnyx's error shape.
+    app = Starlette(lifespan=lifespan)
+    app.router.default = request_response(endpoint)
     app.state.api = api
     return app
 
@@ -159,6 +186,9 @@ def _log_request(method: str, path: str, result: ApiResponse) -> None:
         words.append(f"result={entry.get('result')}")
         if codes:
             words.append(f"errors={','.join(codes)}")
+        if entry.get("fault"):  # an injected command fault (command_429, command_500, timeout)
+            fields["fault"] = entry["fault"]
+            words.append(f"fault={entry['fault']}")
     else:
         data = result.payload.get("data") if isinstance(result.payload, dict) else None
         if isinstance(data, dict) and isinstance(data.get("call_control_id"), str):

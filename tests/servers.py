@@ -23,17 +23,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.config import Settings
-from emulator.server import build_api, create_app
+from emulator.server import H11_MAX_INCOMPLETE_EVENT_SIZE, build_api, create_app
 
 
 class ServerThread:
     def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, as emulator/cli.py does: asyncio then sets TCP_NODELAY on each connection.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
