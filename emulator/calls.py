@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .delivery import redact_url
 from .scenarios import Scenario
 from .state import LegEvent, LegState, next_state
 from .timeline import Entry
@@ -117,7 +118,7 @@ class Leg:
                 "from": self.from_,
                 "to": self.to,
                 "state": self.state.value,
-                "webhook_url": self.routing.url,
+                "webhook_url": redact_url(self.routing.url),
                 "bridged_to": self.peer.call_control_id if self.peer else None,
                 "parent_call_control_id": self.parent.call_control_id if self.parent else None,
                 "scenario": self.scenario.name if self.scenario else None,

@@ -43,6 +43,20 @@ USER_AGENT = "telnyx-webhooks"
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 
 
+def redact_url(url: str | None) -> str | None:
+    """A URL fit to show: ``https://user:secret@host/`` becomes ``https://user:[redacted]@host/``."""
+    if url is None or "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    shown = f"{user}:[redacted]" if colon else user
+    return f"{scheme}://{shown}@{host}{slash}{path}"
+
+
 def retryable(status: int | None) -> bool:
     """Whether an outcome is worth another attempt (``None`` = timeout or connection error)."""
     return status is None or status in (408, 429) or status >= 500
@@ -79,7 +93,7 @@ class AttemptRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "attempt": self.number,
-            "url": self.url,
+            "url": redact_url(self.url),
             "at": self.at,
             "status": self.status,
             "error": self.error,
@@ -118,12 +132,20 @@ class WebhookRecord:
             "event_type": self.event_type,
             "call_control_id": self.call_control_id,
             "call_session_id": self.call_session_id,
-            "url": self.url,
+            "url": redact_url(self.url),
             "method": self.method,
             "status": self.status,
             "attempts": [a.to_json() for a in self.attempts],
             "faults": sorted({f for a in self.attempts if a.fault for f in a.fault.split("+")}),
-            "body": {"data": self.data, "meta": self.meta_for(len(self.attempts) or 1)},
+            "body": {
+                "data": self.data,
+                "meta": {
+                    "attempt": len(self.attempts) or 1,
+                    "delivered_to": redact_url(
+                        self.attempts[-1].url if self.attempts else self.url
+                    ),
+                },
+            },
         }
 
     def meta_for(self, attempt: int, url: str | None = None) -> dict[str, Any]:

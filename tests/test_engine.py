@@ -474,3 +474,14 @@ def test_outbox_signs_with_wall_clock_not_engine_clock() -> None:
     h.inbound()
     [attempt] = box.ready(h.clock.now())
     assert attempt.headers["telnyx-timestamp"] == "1234"
+
+
+def test_inspection_never_shows_url_passwords() -> None:
+    h = Harness()
+    h.inbound(webhook_url="http://app:s3cret@app/a")
+    h.run()
+    [hook] = h.request("GET", "/_emulator/webhooks").payload["data"]
+    [call] = h.request("GET", "/_emulator/calls").payload["data"]
+    shown = str(hook) + str(call)
+    assert "s3cret" not in shown and "app:[redacted]@app/a" in shown
+    assert h.sent[0].attempt.url == "http://app:s3cret@app/a"  # the real request keeps it
