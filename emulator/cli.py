@@ -98,24 +98,20 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _delivery(text: str) -> str:
-    from .faults import DeliveryPolicy, FaultSpecError
+def _fault_spec(kind: str) -> Callable[[str], str]:
+    """Check a --delivery / --command-faults value now, so a typo is one line at start-up."""
 
-    try:
-        DeliveryPolicy.parse(text)
-    except FaultSpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    def check(text: str) -> str:
+        from .faults import CommandFaults, DeliveryPolicy, FaultSpecError
 
+        parse = DeliveryPolicy.parse if kind == "delivery" else CommandFaults.parse
+        try:
+            parse(text)
+        except FaultSpecError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
 
-def _command_faults(text: str) -> str:
-    from .faults import CommandFaults, FaultSpecError
-
-    try:
-        CommandFaults.parse(text)
-    except FaultSpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return check
 
 
 # (flag, dest, type, default, help, multiple) — the env var is TELNYX_EMULATOR_<DEST upper>.
@@ -232,7 +228,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--delivery",
         "delivery",
-        _delivery,
+        _fault_spec("delivery"),
         None,
         "inject webhook faults, e.g. 'shuffled,duplicate=0.2,delay=0.5-3,drop_first=1,"
         "signature=bad' (see docs/faults.md)",
@@ -241,7 +237,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--command-faults",
         "command_faults",
-        _command_faults,
+        _fault_spec("commands"),
         None,
         "inject command faults: '429:3' (next 3 commands), '500:p=0.1', 'timeout:1'",
         False,
