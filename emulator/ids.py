@@ -8,11 +8,16 @@ lets a seeded test compare whole transcripts.
 
 from __future__ import annotations
 
+import base64
 import random
-import string
-import uuid
 
-_URLSAFE = string.ascii_letters + string.digits + "-_"
+
+def _uuid(bits: int, version: int) -> str:
+    """``bits`` as a UUID string of ``version`` with the RFC 4122 variant: what
+    ``str(uuid.UUID(int=bits, version=version))`` gives, without building the object."""
+    bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (version << 76) | (0x8000 << 48)
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class IdFactory:
@@ -20,26 +25,16 @@ class IdFactory:
         self._rng = random.Random(seed)
 
     def call_control_id(self) -> str:
-        return "v3:" + "".join(self._rng.choices(_URLSAFE, k=54))
+        # 54 URL-safe base64 characters from 41 random bytes (the last 2 of 56 are padding).
+        return "v3:" + base64.urlsafe_b64encode(self._rng.randbytes(41)).decode("ascii")[:54]
 
     def leg_uuid(self) -> str:
-        """A version-1 style UUID (time-based in real Telnyx IDs), from the seeded generator."""
-        node = self._rng.getrandbits(48) | 0x010000000000  # multicast bit: not a real MAC
-        return str(
-            uuid.UUID(
-                fields=(
-                    self._rng.getrandbits(32),
-                    self._rng.getrandbits(16),
-                    0x1000 | self._rng.getrandbits(12),
-                    0x80 | self._rng.getrandbits(6),
-                    self._rng.getrandbits(8),
-                    node,
-                )
-            )
-        )
+        """A version-1 style UUID (time-based in real Telnyx IDs), from the seeded generator.
+        The node's multicast bit is set, as for a node that is not a real MAC address."""
+        return _uuid(self._rng.getrandbits(128) | 0x010000000000, 1)
 
     def event_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return _uuid(self._rng.getrandbits(128), 4)
 
     def connection_id(self) -> str:
         return str(self._rng.randrange(10**18, 10**19))

@@ -125,6 +125,7 @@ DEFAULT_HANGUPS: Mapping[str, Hangup] = MappingProxyType(
     }
 )
 
+MATCH_CACHE_SIZE = 4096  # destinations remembered by ScenarioBook.match; cleared when full
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -149,6 +150,7 @@ class ScenarioBook:
                 )
             by_name[scenario.name] = scenario
         self._by_name = by_name
+        self._matched: dict[str, Scenario] = {}
         self._ordered: tuple[Scenario, ...] = tuple(
             [s for s in scenarios if not s.is_catch_all] + [s for s in scenarios if s.is_catch_all]
         )
@@ -176,8 +178,16 @@ class ScenarioBook:
 
     def match(self, to: str) -> Scenario:
         """The first scenario whose ``match.to`` full-matches ``to`` (catch-alls come last)."""
+        cached = self._matched.get(to)
+        if cached is not None:
+            return cached
         for scenario in self._ordered:
             if scenario.matches(to):
+                # The book never changes, and apps dial the same few numbers over and over; the
+                # cache spares every transfer a walk over the regular expressions (bench/).
+                if len(self._matched) >= MATCH_CACHE_SIZE:
+                    self._matched.clear()
+                self._matched[to] = scenario
                 return scenario
         names = ", ".join(s.name for s in self._ordered) or "none"
         raise LookupError(
