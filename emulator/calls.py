@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -162,8 +162,9 @@ class Leg:
         )
         return out
 
-    def archived(self) -> tuple[Any, ...]:
-        """The leg as an :data:`Archived` record (see the module docstring)."""
+    def archived(self, share: Callable[[str | None], str | None]) -> tuple[Any, ...]:
+        """The leg as a flat record for :class:`CallStore`'s archive (see the module docstring);
+        ``share`` swaps a phone number for an equal string the archive already holds."""
         return (
             self.tenant,
             self.call_control_id,
@@ -171,13 +172,13 @@ class Leg:
             self.call_session_id,
             self.connection_id,
             self.direction,
-            self.from_,
-            self.to,
+            share(self.from_),
+            share(self.to),
             self.created_at,
             self.routing.url,
             self.state.value,
             self.client_state,
-            self.caller_id_name,
+            share(self.caller_id_name),
             self.answered_at,
             self.ended_at,
             self.hangup_cause,
@@ -217,6 +218,10 @@ class Leg:
 
 
 _ENDED_AT = 14  # index of ended_at in Leg.archived()
+# Distinct phone numbers the archive shares between records. Apps and tests dial the same few
+# numbers over and over; sharing them saves ~90 bytes per ended leg. Past the bound, numbers are
+# stored as they come.
+SHARED_STRINGS = 65_536
 
 
 class CallStore:
@@ -226,6 +231,17 @@ class CallStore:
         self._legs: dict[str, Leg | tuple[Any, ...]] = {}
         self._ended: deque[str] = deque()  # call_control_ids, in the order they ended
         self._live = 0
+        self._shared: dict[str, str] = {}
+
+    def _share(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        shared = self._shared.get(text)
+        if shared is None:
+            if len(self._shared) >= SHARED_STRINGS:
+                return text
+            shared = self._shared[text] = text
+        return shared
 
     def add(self, leg: Leg) -> None:
         self._legs[leg.call_control_id] = leg
@@ -248,7 +264,7 @@ class CallStore:
         self._live -= 1
         self._ended.append(leg.call_control_id)
         if leg.call_control_id in self._legs:
-            self._legs[leg.call_control_id] = leg.archived()
+            self._legs[leg.call_control_id] = leg.archived(self._share)
 
     def expire(self, now: float) -> list[str]:
         """Forget legs that ended more than ``retention_secs`` ago; returns their IDs."""
