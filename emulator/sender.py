@@ -2,7 +2,7 @@
 
 One task, started from the app's lifespan (never from Starlette ``BackgroundTasks``, which run
 inside the request and are awaited by test transports; ANCHORS §0.6), sleeps until the next
-thing is due, runs it, and starts one httpx request per ready attempt. The outbox only hands out
+thing is due, runs it, and starts one aiohttp request per ready attempt. The outbox only hands out
 one attempt per call session at a time, so per-call order holds while calls proceed in parallel;
 a slow or dead receiver only ever holds up its own call.
 """
@@ -12,28 +12,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import re
 import time
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from .api import Api
 from .delivery import Attempt
 
 log = logging.getLogger("telnyx_emulator.webhooks")
-# Requests in flight at once, in all (the httpx pool's size too) and to any one origin (scheme,
-# host and port). More wait here, in order: queued inside httpx's pool instead, every request
-# rescans the whole queue (quadratic at 1,000 calls) and a wait over the webhook timeout would fail
-# an attempt that was never sent. Few per origin is also fastest (bench/: 8 in flight delivered
-# 3x the webhooks/s of 256); the larger total keeps dead receivers from taking every slot.
+# Requests in flight at once, in all (the connection pool's size too) and to any one origin
+# (scheme, host and port). More wait here, in order, before their timeout starts: queued inside
+# the client's pool instead, a wait over the webhook timeout would fail an attempt that was never
+# sent (and httpx rescanned its whole queue per request, quadratic at 1,000 calls). Few per origin
+# is also fastest (bench/: 8 in flight delivered 3x the webhooks/s of 256); the larger total keeps
+# dead receivers from taking every slot.
 MAX_IN_FLIGHT = 64
 MAX_IN_FLIGHT_PER_ORIGIN = 8
+# Redirects followed per attempt, as httpx's max_redirects=3 did (aiohttp's max_redirects counts
+# the redirect responses, the last of which it refuses: 3 followed is max_redirects=4).
+MAX_REDIRECTS = 3
+# A URL made only of RFC 3986 characters and well-formed %XX escapes is sent byte for byte (yarl
+# would otherwise "requote" it, turning the %2F of a GET webhook's query into "/", which breaks
+# the signature over that query); anything else is normalised the way httpx did it.
+_SENDABLE_URL = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+
+
+def new_session(timeout: float) -> aiohttp.ClientSession:
+    """The one HTTP client of an app's lifespan (create it with the event loop running).
+
+    The connector's total matches the sender's slots, so a request never waits inside it (where
+    its timeout would run); the per-origin cap is the sender's own semaphores, keyed on the URL
+    as written. ``trust_env=False`` (aiohttp's default; httpx's was True): HTTP(S)_PROXY,
+    NO_PROXY and ~/.netrc are ignored, webhooks go straight to the URL they name, as the CLI's
+    ``health`` command does. Cookies a receiver sets are not kept or sent back (Telnyx sends
+    none; httpx kept them for the whole run, sharing them between calls). aiohttp adds the same
+    ``Accept: */*`` and ``Accept-Encoding`` headers httpx did; the attempt carries User-Agent.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, limit_per_host=0),
+        timeout=_client_timeout(timeout),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
+def _client_timeout(secs: float) -> aiohttp.ClientTimeout:
+    # Connect, send and read in all. No rounding up to the next whole second past 5 s.
+    return aiohttp.ClientTimeout(total=secs, ceil_threshold=math.inf)
+
+
+def _sendable(url: str) -> URL:
+    if _SENDABLE_URL.fullmatch(url):
+        return URL(url, encoded=True)
+    import httpx  # rare: spaces, non-ASCII, stray "%"; percent-encode (and IDNA) as before
+
+    return URL(str(httpx.URL(url)), encoded=True)
 
 
 class WebhookSender:
-    def __init__(self, api: Api, client: httpx.AsyncClient, *, timeout: float = 2.0) -> None:
+    def __init__(self, api: Api, client: aiohttp.ClientSession, *, timeout: float = 2.0) -> None:
         self.api = api
         self.client = client
         self.timeout = timeout
+        self._timeout = _client_timeout(timeout)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -80,17 +124,19 @@ class WebhookSender:
         status: int | None = None
         error: str | None = None
         try:
-            response = await self.client.request(
+            async with self.client.request(
                 attempt.method,
-                attempt.url,
+                _sendable(attempt.url),
                 headers=attempt.headers,
-                content=attempt.content or None,
-                timeout=self.timeout,
-            )
-            status = response.status_code
-        except httpx.TimeoutException:
+                data=attempt.content or None,
+                timeout=self._timeout,
+                max_redirects=MAX_REDIRECTS + 1,
+            ) as response:
+                await response.read()  # all of it, so the connection goes back to the pool
+                status = response.status
+        except (asyncio.TimeoutError, TimeoutError):  # aiohttp.ServerTimeoutError is one too
             error = "timeout"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except Exception as exc:  # never let one bad URL kill the pump
             error = f"{type(exc).__name__}: {exc}"

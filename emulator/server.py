@@ -2,7 +2,7 @@
 
 Thin on purpose: it reads the request (enforcing the body limit while streaming, so an
 oversized body is refused without being held in memory), calls ``Api.handle``, writes the
-response, and wakes the webhook pump. The pump and its httpx client live in the lifespan.
+response, and wakes the webhook pump. The pump and its aiohttp session live in the lifespan.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +23,7 @@ from .api import Api, ApiRequest, ApiResponse
 from .clock import SystemClock
 from .config import Settings
 from .scenarios import ScenarioBook
-from .sender import MAX_IN_FLIGHT, WebhookSender
+from .sender import WebhookSender, new_session
 
 log = logging.getLogger("telnyx_emulator.api")
 
@@ -46,7 +45,6 @@ def create_app(
     settings: Settings | None = None,
     *,
     api: Api | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     settings = settings or Settings()
     api = api or build_api(settings)
@@ -113,14 +111,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         import asyncio
 
-        async with httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=True,
-            max_redirects=3,
-            timeout=settings.webhook_timeout_secs,
-            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=64),
-        ) as client:
-            sender = WebhookSender(api, client, timeout=settings.webhook_timeout_secs)
+        # Closed on the way out, after sender.stop() has let in-flight webhooks finish.
+        async with new_session(settings.webhook_timeout_secs) as session:
+            sender = WebhookSender(api, session, timeout=settings.webhook_timeout_secs)
             state["sender"] = sender
             pump = asyncio.create_task(sender.run())
             try:

@@ -30,7 +30,7 @@ ENGINE_MODULES = [
     "validation",
     "webhooks",
 ]
-FORBIDDEN = {"starlette", "httpx", "asyncio", "uvicorn", "anyio", "respx"}
+FORBIDDEN = {"starlette", "httpx", "asyncio", "uvicorn", "anyio", "respx", "aiohttp"}
 PACKAGE = Path(__file__).resolve().parent.parent / "emulator"
 
 

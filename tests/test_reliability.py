@@ -300,7 +300,7 @@ def test_receiver_faults_are_retried_recorded_and_isolated(
             assert errors == ["timeout"] * 3 and statuses == [None] * 3
             assert all(a["latency_ms"] >= 450 for a in attempts)
         elif kind == "refused":
-            assert all(e.startswith("ConnectError") for e in errors), errors
+            assert all(e.startswith("ClientConnectorError") for e in errors), errors
         else:  # reset
             assert all(e and e != "timeout" for e in errors), errors
         assert all(a["fault"] is None for a in attempts)  # real faults, not injected ones
