@@ -31,11 +31,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# Extra directories of packages for the prototypes (aiohttp; httptools or uvloop, which
+# Extra directories of packages for the prototypes (httptools or uvloop, which
 # uvicorn's "auto" settings pick up when importable), appended so they never shadow the venv's.
 sys.path += [p for p in os.environ.get("BENCH_EXTRA_SITE", "").split(os.pathsep) if p]
-
-import httpx
 
 from emulator import errors, logs
 from emulator import sender as sender_module
@@ -66,108 +64,6 @@ def _internal_error() -> ApiResponse:
     )
 
 
-class BoundedSender(WebhookSender):
-    """Prototype: the same pump, with at most ``limit`` webhook requests inside httpx at once.
-
-    The sender used to start one httpx request per ready call session, so with thousands of
-    live sessions thousands of requests queued inside httpcore's connection pool, whose
-    bookkeeping (``_assign_requests_to_connections``, ``has_expired``) is linear in queued
-    requests times connections, on every request, and whose wait counted against the webhook
-    timeout. Waiting on a semaphore before entering httpx keeps that queue empty; per-session
-    order is unaffected (the outbox decides it). Where the shipped sender already has such a
-    semaphore (``_slots`` used by ``_send``, ``_send_now`` doing the request), only its size
-    changes.
-    """
-
-    def __init__(self, *args: Any, limit: int = 16, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._native = hasattr(WebhookSender, "_send_now")
-        if self._native:
-            self._slots = asyncio.Semaphore(limit)
-        else:
-            self._bench_slots = asyncio.Semaphore(limit)
-
-    async def _send(self, attempt: Any) -> None:
-        if self._native:
-            await super()._send(attempt)
-            return
-        async with self._bench_slots:
-            await super()._send(attempt)
-
-
-class AiohttpSender(WebhookSender):
-    """Prototype: the same pump, sending with aiohttp instead of httpx (at most ``limit``
-    requests at once, keep-alive per origin; like BoundedSender, a request waits for a slot
-    before its timeout starts). Only for measuring: aiohttp is not a dependency
-    of the emulator. Make it importable with ``BENCH_EXTRA_SITE=<a site-packages with aiohttp>``
-    (appended to sys.path, so it never shadows the dev venv's packages)."""
-
-    def __init__(self, *args: Any, limit: int = 64, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._limit = limit
-        self._aio_slots = asyncio.Semaphore(limit)  # waiting here is outside the timeout
-        self._session: Any = None
-
-    async def _send(self, attempt: Any) -> None:
-        async with self._aio_slots:
-            await self._aiohttp_send(attempt)
-
-    async def _aiohttp_send(self, attempt: Any) -> None:
-        import time
-
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                skip_auto_headers=("User-Agent",),
-            )
-        started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
-        try:
-            async with self._session.request(
-                attempt.method,
-                attempt.url,
-                headers=attempt.headers,
-                data=attempt.content or None,
-                max_redirects=3,
-            ) as response:
-                await response.read()
-                status = response.status
-        except asyncio.TimeoutError:
-            error = "timeout"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        latency = (time.perf_counter() - started) * 1000.0
-        record = attempt.record
-        self.api.outbox.settle(
-            attempt, self.api.clock.now(), status=status, error=error, latency_ms=latency
-        )
-        log_webhooks.info(
-            "webhook %s %s -> %s attempt=%d latency_ms=%.1f status=%s",
-            record.event_type,
-            attempt.url.split("?", 1)[0],
-            status if status is not None else error,
-            attempt.number,
-            latency,
-            record.status,
-            extra={
-                "event": "webhook",
-                "event_type": record.event_type,
-                "url": attempt.url.split("?", 1)[0],
-                "http_status": status,
-                "error": error,
-                "attempt": attempt.number,
-                "latency_ms": round(latency, 1),
-                "call_control_id": record.call_control_id,
-                "delivery_status": record.status,
-            },
-        )
-        self.wake()
-
-
 def create_raw_app(settings: Settings, api: Api) -> Any:
     """A bare ASGI app with the same behaviour as ``emulator.server.create_app``."""
     limit = settings.max_body_bytes
@@ -176,16 +72,8 @@ def create_raw_app(settings: Settings, api: Api) -> Any:
     async def lifespan(receive: Any, send: Any) -> None:
         message = await receive()
         assert message["type"] == "lifespan.startup"
-        async with httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=3,
-            timeout=settings.webhook_timeout_secs,
-            limits=httpx.Limits(
-                max_connections=getattr(sender_module, "MAX_IN_FLIGHT", 256),
-                max_keepalive_connections=64,
-            ),
-        ) as client:
-            sender = server_module.WebhookSender(api, client, timeout=settings.webhook_timeout_secs)
+        async with sender_module.new_session(settings.webhook_timeout_secs) as session:
+            sender = WebhookSender(api, session, timeout=settings.webhook_timeout_secs)
             holder["sender"] = sender
             pump = asyncio.create_task(sender.run())
             await send({"type": "lifespan.startup.complete"})
@@ -324,14 +212,6 @@ def main() -> None:
         "--nagle", action="store_true", help="bind as the CLI did before the TCP_NODELAY fix"
     )
     parser.add_argument(
-        "--sender",
-        choices=["shipped", "bounded", "aiohttp"],
-        default="shipped",
-        help="bounded: the BoundedSender prototype (at most --sender-limit requests in httpx); "
-        "aiohttp: the AiohttpSender prototype",
-    )
-    parser.add_argument("--sender-limit", type=int, default=16)
-    parser.add_argument(
         "--gc",
         choices=["default", "off", "tuned"],
         default="default",
@@ -344,15 +224,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     _configure_gc(args.gc, args.gc_log)
-    if args.sender != "shipped":
-        limit = args.sender_limit
-        base: Any = BoundedSender if args.sender == "bounded" else AiohttpSender
-
-        class Sender(base):  # type: ignore[valid-type,misc]
-            def __init__(self, *a: Any, **kw: Any) -> None:
-                super().__init__(*a, limit=limit, **kw)
-
-        server_module.WebhookSender = Sender  # type: ignore[misc]
     settings = Settings(
         port=args.port,
         time_scale=args.time_scale,

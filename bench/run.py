@@ -460,38 +460,21 @@ def _check_fanout(
     }
 
 
-def aiohttp_site() -> str | None:
-    """Where aiohttp can be imported from, for the AiohttpSender prototype: the dev venv, or
-    $BENCH_EXTRA_SITE, or /tmp/benchtools (``python -m venv /tmp/benchtools &&
-    /tmp/benchtools/bin/pip install aiohttp``). None if nowhere."""
-    try:
-        import aiohttp  # noqa: F401
-
-        return ""
-    except ImportError:
-        pass
-    candidates = [os.environ.get("BENCH_EXTRA_SITE", "")]
-    candidates += [str(p) for p in Path("/tmp/benchtools/lib").glob("python*/site-packages")]
-    for c in candidates:
-        if c and (Path(c) / "aiohttp").is_dir():
-            return c
-    return None
-
-
 def _shipped_sender() -> str:
     sys.path.insert(0, str(ROOT))
     from emulator import sender
 
     limit = getattr(sender, "MAX_IN_FLIGHT", None)
     how = f"at most {limit} requests at once" if limit else "one request per ready session"
-    return f"emulator.sender.WebhookSender as shipped (httpx, {how})"
+    per_origin = getattr(sender, "MAX_IN_FLIGHT_PER_ORIGIN", None)
+    if per_origin:
+        how += f", {per_origin} per receiver"
+    return f"emulator.sender.WebhookSender as shipped (aiohttp, {how})"
 
 
-SENDERS = {
-    "shipped": _shipped_sender(),
-    "bounded": "prototype: the same sender with at most 16 requests inside httpx at once",
-    "aiohttp": "prototype: the same pump sending with aiohttp (16 at once, keep-alive)",
-}
+# The httpx-based sender and its prototypes (bounded httpx, aiohttp) were measured on
+# 2026-11-23 (docs/performance.md); the shipped sender has used aiohttp since.
+SENDERS = {"shipped": _shipped_sender()}
 
 
 def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -500,10 +483,9 @@ def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
     senders = args.senders.split(",")
     log("phase 2: webhook fan-out")
     notes = [f"CPU busy before the phase (other processes): {100 * wait_quiet(300):.0f}%."]
-    site = aiohttp_site()
-    if "aiohttp" in senders and site is None:
-        senders.remove("aiohttp")
-        notes.append("aiohttp prototype skipped: aiohttp not importable (see aiohttp_site()).")
+    unknown = [s for s in senders if s not in SENDERS]
+    if unknown:
+        raise SystemExit(f"--senders: unknown {', '.join(unknown)} (known: {', '.join(SENDERS)})")
     results = []
     with running("receiver", [PY, str(BENCH / "receiver.py"), "--max-secs", "7200"]) as rx:
         for sender in senders:
@@ -522,14 +504,9 @@ def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
                     BIG,
                     "--journal-limit",
                     "1000000",
-                    "--sender",
-                    sender,
-                    "--sender-limit",
-                    "16",
                 ]
                 how = "launcher"
-            env = {"BENCH_EXTRA_SITE": site} if sender == "aiohttp" and site else None
-            with running(f"emulator-fanout-{sender}", argv, env=env) as emu:
+            with running(f"emulator-fanout-{sender}", argv) as emu:
                 for n in ns:
                     r = fanout_once(emu, rx.port, n, 16)
                     r["sender"], r["how"] = sender, how
@@ -861,8 +838,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--senders",
-        default="shipped,bounded,aiohttp",
-        help="phase 2 webhook senders: shipped, and the bench prototypes bounded, aiohttp",
+        default="shipped",
+        help="phase 2 webhook senders: shipped (the prototypes are gone; see docs/performance.md)",
     )
     parser.add_argument("--calls", type=int, help="completed calls for the footprint phase")
     parser.add_argument("--no-prism", action="store_true")
