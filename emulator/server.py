@@ -52,7 +52,9 @@ def create_app(
 
     async def endpoint(request: Request) -> Response:
         try:
-            header_bytes = sum(len(k) + len(v) for k, v in request.headers.raw)
+            scope = request.scope
+            raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+            header_bytes = sum(len(k) + len(v) for k, v in raw_headers)
             if header_bytes > MAX_HEADER_BYTES:
                 raise errors.ApiFailure(
                     413,
@@ -69,10 +71,12 @@ def create_app(
                 method=request.method,
                 # The decoded path as received: request.url re-parses it, and urlsplit drops
                 # the tab and newline characters a percent-encoded call_control_id may hold.
-                path=request.scope["path"],
-                headers={k.lower(): v for k, v in request.headers.items()},
+                path=scope["path"],
+                # ASGI header names are lower-case already; latin-1 is what Starlette decodes
+                # with. The last of repeated headers wins, as before.
+                headers={k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers},
                 body=body,
-                query=dict(request.query_params),
+                query=dict(request.query_params) if scope["query_string"] else {},
             )
             result = api.handle(api_request)
         except errors.ApiFailure as failure:
@@ -94,7 +98,7 @@ def create_app(
         sender = state.get("sender")
         if sender is not None:
             sender.wake()
-        _log_request(request.method, request.url.path, result)
+        _log_request(request.method, _loggable(request.scope["path"]), result)
         if result.hold_secs:
             # Injected "timeout" fault: the command was applied; the answer comes too late.
             await asyncio.sleep(result.hold_secs)
@@ -195,6 +199,12 @@ def _log_request(method: str, path: str, result: ApiResponse) -> None:
     inspection = method in ("GET", "HEAD") and path.removeprefix("/v2").startswith("/_emulator/")
     level = logging.DEBUG if inspection else logging.INFO
     log.log(level, "%s", " ".join(words), extra=fields)
+
+
+def _loggable(path: str) -> str:
+    """The path for a log line: a percent-encoded newline in a call_control_id must not start a
+    line of its own."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
