@@ -245,6 +245,7 @@ class Api:
                 response.hold_secs = fault.timeout_secs
                 if response.journal is not None:
                     response.journal["fault"] = "timeout"
+                    engine.commands.amend(response.journal)
             return response
         if fault.mode == "429":
             failure = errors.too_many_requests(
@@ -269,8 +270,8 @@ class Api:
             status=failure.status,
             result="rejected",
             errors_=[e.to_json() for e in failure.errors],
+            fault=f"command_{fault.mode}",
         )
-        entry["fault"] = f"command_{fault.mode}"
         return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
 
     def _authenticate(self, request: ApiRequest) -> str:

@@ -23,10 +23,11 @@ from . import errors, webhooks
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .dedup import Deduplicator
-from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord
+from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord, dumps
 from .errors import ApiFailure
 from .faults import FaultPlan
 from .ids import IdFactory
+from .journal import Journal
 from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
 from .timeline import Timeline
@@ -92,7 +93,7 @@ class Engine:
         self.dedup = Deduplicator(config.dedup_window_secs)
         self.connection_id = ids.connection_id()
         self.faults = FaultPlan()
-        self.commands: deque[dict[str, Any]] = deque(maxlen=config.journal_limit)
+        self.commands = Journal(config.journal_limit)
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
         # oldest first.
         self._dials: dict[str, tuple[float, str]] = {}
@@ -150,6 +151,7 @@ class Engine:
         status: int,
         result: str,
         errors_: list[dict[str, Any]] | None = None,
+        fault: str | None = None,
     ) -> dict[str, Any]:
         entry = {
             "id": next(self._command_seq),
@@ -165,6 +167,8 @@ class Engine:
             "errors": errors_ or [],
             "body": redact(body) if isinstance(body, dict) else body,
         }
+        if fault is not None:  # an injected command fault (command_429, command_500)
+            entry["fault"] = fault
         self.commands.append(entry)
         return entry
 
@@ -624,6 +628,7 @@ class Engine:
         )
         scenario_policy = leg.scenario.delivery if leg.scenario is not None else None
         policy = scenario_policy or self.faults.delivery
+        data_json = dumps(data)
         for url, method in leg.routing.targets(event_type):
             record = WebhookRecord(
                 id=data["id"],
@@ -633,7 +638,7 @@ class Engine:
                 call_session_id=leg.call_session_id,
                 url=url,
                 method=method,
-                data=data,
+                data_json=data_json,
                 created_at=now,
                 failover_url=leg.routing.failover_url,
                 retry_delays=delays,
