@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import orjson
+
 from .faults import DEFAULT_DELIVERY, DeliveryPolicy
 from .signing import Signer
 
@@ -63,7 +65,20 @@ def retryable(status: int | None) -> bool:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact UTF-8 JSON, as Telnyx sends it: every response, webhook and journal entry.
+
+    orjson writes the same bytes as ``json.dumps(value, separators=(",", ":"),
+    ensure_ascii=False)`` about 15 times faster (0.2 vs 3.8 µs for a webhook's data; a transfer
+    encodes about eight of these, bench/). What orjson refuses (integers beyond 64 bits, keys
+    that are not strings, from a request body echoed in the journal) falls back to the standard
+    library. Two differences remain, both only possible in a rejected request body shown in the
+    journal: orjson writes NaN and infinities as ``null``, and exponents without a leading zero
+    (``1e-7``, not ``1e-07``).
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def flatten_query(value: Any, prefix: str = "") -> list[tuple[str, str]]:
