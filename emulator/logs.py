@@ -10,10 +10,13 @@ as the signing key) after it is formatted.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import time
 from typing import Any
 
@@ -120,6 +123,57 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=lambda v: scrub(str(v)))
 
 
+FLUSH_SECS = 0.05
+
+
+class CoalescingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines to a buffer that a background thread flushes every ``FLUSH_SECS``.
+
+    Under load the server logs thousands of lines a second, and a write system call per line
+    cost ~5% of its throughput (bench/). Lines reach the terminal at most 50 ms late, in order;
+    what is left is flushed at exit (after SIGTERM too). ``close`` only flushes: uvicorn's
+    logging set-up "closes" every existing handler, and this one goes on being used.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._dirty = False
+        self._stop = threading.Event()
+        threading.Thread(target=self._flusher, name="log-flush", daemon=True).start()
+        atexit.register(self._final_flush)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            self._dirty = True
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def _flusher(self) -> None:
+        while not self._stop.wait(FLUSH_SECS):
+            if self._dirty:
+                self._dirty = False
+                self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def _final_flush(self) -> None:
+        self._stop.set()
+        self.flush()
+
+
+def _handler() -> logging.Handler:
+    if sys.stderr is not sys.__stderr__ or sys.stderr is None:
+        return logging.StreamHandler(sys.stderr)  # captured (tests): write where we are told
+    stream = open(  # noqa: SIM115 - lives as long as the process
+        os.dup(sys.stderr.fileno()), "w", buffering=65_536, encoding="utf-8", errors="replace"
+    )
+    return CoalescingHandler(stream)
+
+
 def configure(log_format: str = "text", level: str = "info") -> None:
     """Set up the CLI's logging. The server's process is ours, so it also turns off what no
     line shows: the caller's file and line, thread and process names (the logging HOWTO's
@@ -128,7 +182,7 @@ def configure(log_format: str = "text", level: str = "info") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging._srcfile = None  # type: ignore[attr-defined]
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _handler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
