@@ -278,22 +278,34 @@ def phase_http(args: argparse.Namespace) -> dict[str, Any]:
     noop = [PY, str(BENCH / "noop_app.py")]
     log("phase 1: HTTP transfers")
     notes.append(f"CPU busy before the phase (other processes): {100 * wait_quiet(300):.0f}%.")
-    with running("emulator", emulator_argv(*emu_opts)) as emu:
-        spec, spec_note = _openapi(emu)
-        rows += _load_target("emulator (CLI)", emu, _emulator_ids(emu), secs, warm)
-    with running("noop", noop) as proc:
-        rows += _load_target("no-op (same stack)", proc, ["v3:noop"], secs, warm)
     prism = find_prism()
     if prism is None or args.no_prism:
         notes.append(
             "Prism: skipped (not found; npm install --prefix /tmp/prism @stoplight/prism-cli)"
         )
-    else:
-        port = free_port()
-        argv = [prism, "mock", "-v", "error", "-h", HOST, "-p", str(port), spec]
-        with running("prism", argv, port=port, timeout=60) as pr:
-            rows += _load_target("Prism", pr, ["v3:prism"], secs, warm)
-        notes.append(f"Prism {_prism_version(prism)} served {spec_note}.")
+    rounds: list[dict[str, Any]] = []
+    repeat = 1 if args.quick else args.repeat
+    for n in range(repeat):
+        # Each round starts fresh processes, so the emulator's state starts empty each time.
+        log(f" round {n + 1} of {repeat}")
+        with running("emulator", emulator_argv(*emu_opts)) as emu:
+            spec, spec_note = _openapi(emu)
+            rounds += _load_target("emulator (CLI)", emu, _emulator_ids(emu), secs, warm)
+        with running("noop", noop) as proc:
+            rounds += _load_target("no-op (same stack)", proc, ["v3:noop"], secs, warm)
+        if prism is not None and not args.no_prism:
+            port = free_port()
+            argv = [prism, "mock", "-v", "error", "-h", HOST, "-p", str(port), spec]
+            with running("prism", argv, port=port, timeout=60) as pr:
+                rounds += _load_target("Prism", pr, ["v3:prism"], secs, warm)
+            if n == 0:
+                notes.append(f"Prism {_prism_version(prism)} served {spec_note}.")
+    rows += _medians(rounds)
+    if repeat > 1:
+        notes.append(
+            f"Emulator, no-op and Prism rows: medians of {repeat} rounds (fresh processes each "
+            "round); req/s of every round in the JSON's `runs`."
+        )
     # (label, argv, extra site dirs, is the emulator); the launcher's --front starlette runs
     # emulator.server.create_app, the app the CLI serves, with the same uvicorn settings.
     star = [*launcher, "--front", "starlette"]
@@ -331,6 +343,24 @@ def phase_http(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows, "notes": notes, "secs": secs}
 
 
+def _medians(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (target, load): the median of each figure over the rounds."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rounds:
+        groups.setdefault((row["target"], row["load"]), []).append(row)
+    out = []
+    for runs in groups.values():
+        row = dict(runs[0])
+        for key in ("rps", "p50", "p99", "non2xx", "rss", "requests"):
+            values = [r[key] for r in runs if r.get(key) is not None]
+            if values:
+                row[key] = statistics.median(values)
+        row["runs"] = [round(r["rps"]) for r in runs]
+        row.pop("raw", None)
+        out.append(row)
+    return out
+
+
 def _prism_version(prism: str) -> str:
     try:
         out = subprocess.run([prism, "--version"], capture_output=True, text=True, timeout=30)
@@ -359,8 +389,8 @@ def _wait_count(rport: int, expected: int, limit: float, settle: float = 20.0) -
     return int(last)
 
 
-def fanout_once(emu: Proc, rport: int, n: int, conns: int) -> dict[str, Any]:
-    token = f"fanout{n}"
+def fanout_once(emu: Proc, rport: int, n: int, conns: int, run: int = 0) -> dict[str, Any]:
+    token = f"fanout{n}-{run}"  # an API key of its own: nothing left over from an earlier run
     request(rport, "POST", "/_reset", token=None)
     create = tmpfile(json.dumps({**INBOUND, "webhook_url": f"http://{HOST}:{rport}/hook"}))
     transfer = tmpfile(json.dumps({"to": SHORT_CALL}))
@@ -477,6 +507,20 @@ def _shipped_sender() -> str:
 SENDERS = {"shipped": _shipped_sender()}
 
 
+def _fanout_median(tries: list[dict[str, Any]]) -> dict[str, Any]:
+    row = dict(tries[0])
+    for key in ("rate", "rate_total", "lag_p50", "lag_p99", "lag_max", "rss"):
+        values = [t[key] for t in tries if t.get(key) is not None]
+        if values:
+            row[key] = statistics.median(values)
+    for key in ("duplicates", "not_delivered", "out_of_order", "retried"):
+        if key in row:
+            row[key] = max(t[key] for t in tries)
+    row["received"] = min(t["received"] for t in tries)
+    row["runs"] = [round(t["rate"]) for t in tries]
+    return row
+
+
 def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
     ns = [int(x) for x in args.fanout.split(",")] if args.fanout else None
     ns = ns or ([1000, 3000] if args.quick else [1000, 10000])
@@ -487,6 +531,12 @@ def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"--senders: unknown {', '.join(unknown)} (known: {', '.join(SENDERS)})")
     results = []
+    fanout_repeat = 1 if args.quick else args.repeat
+    if fanout_repeat > 1:
+        notes.append(
+            f"Each row: the median webhooks/s and lag of {fanout_repeat} runs on one server; "
+            "lost, duplicated and out-of-order counts are the worst run's."
+        )
     with running("receiver", [PY, str(BENCH / "receiver.py"), "--max-secs", "7200"]) as rx:
         for sender in senders:
             if args.fanout_front == "cli" and sender == "shipped":
@@ -508,7 +558,8 @@ def phase_fanout(args: argparse.Namespace) -> dict[str, Any]:
                 how = "launcher"
             with running(f"emulator-fanout-{sender}", argv) as emu:
                 for n in ns:
-                    r = fanout_once(emu, rx.port, n, 16)
+                    tries = [fanout_once(emu, rx.port, n, 16, k) for k in range(fanout_repeat)]
+                    r = _fanout_median(tries)
                     r["sender"], r["how"] = sender, how
                     log(
                         f"  {sender} N={n}: {r['received']}/{r['expected']} webhooks, "
@@ -835,6 +886,13 @@ def main() -> None:
         choices=["launcher", "cli"],
         default="launcher",
         help="cli: run phase 2 on the real CLI (only the journal's last 10,000 ids are checked)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of phase 1's emulator, no-op and Prism loads and of each phase 2 fan-out; "
+        "rows are medians",
     )
     parser.add_argument(
         "--senders",
