@@ -43,3 +43,19 @@ def test_webhook_bodies_are_encoded_once_and_sent_byte_for_byte() -> None:
     gc.collect()
     assert not any(gc.is_tracked(raw) for raw in engine.commands._entries)
     assert [c["command"] for c in engine.commands] == ["transfer"]
+
+
+def test_stored_json_takes_its_own_size_not_the_encoders_buffer() -> None:
+    """orjson returns its whole working buffer (4 kB for a 600-byte body); journals keep
+    thousands of encodings, so each must be an exact-size copy."""
+    import tracemalloc
+
+    value = {"data": {"payload": {f"field_{n}": "x" * 20 for n in range(20)}}}
+    tracemalloc.start()
+    try:
+        kept = [dumps(value) for _ in range(100)]
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(kept[0]) > 500
+    assert used / len(kept) < len(kept[0]) + 200
