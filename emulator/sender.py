@@ -10,6 +10,7 @@ a slow or dead receiver only ever holds up its own call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
@@ -78,25 +79,17 @@ class WebhookSender:
         self.timeout = timeout
         self._timeout = _client_timeout(timeout)
         self._wake = asyncio.Event()
-        self._planned = -math.inf  # when the pump will look again by itself (clock time)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._origins: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # slots, users
 
     def wake(self) -> None:
-        """Something may be due sooner than the pump planned (a command was just handled, an
-        attempt settled). Only then is the pump woken: most requests plan nothing earlier than
-        what it already sleeps until, and a wake-up per request was ~5% of a loaded server."""
-        if self._wake.is_set():
-            return
-        due = self.api.next_wakeup()
-        if due is not None and due < self._planned:
-            self._wake.set()
+        """Something may be due sooner than the pump planned (a command was just handled)."""
+        self._wake.set()
 
     async def run(self) -> None:
         api, clock = self.api, self.api.clock
-        loop = asyncio.get_running_loop()
         while not self._stopping:
             now = clock.now()
             for attempt in api.ready(now):
@@ -104,24 +97,13 @@ class WebhookSender:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             wakeup = api.next_wakeup()
+            timeout = None if wakeup is None else max(0.0, wakeup - clock.now())
             self._wake.clear()
-            if wakeup is not None and wakeup <= clock.now():
-                self._planned = -math.inf  # looping at once: no need to be woken
+            if timeout == 0.0:
                 await asyncio.sleep(0)  # let the sends run before the next round
                 continue
-            self._planned = math.inf if wakeup is None else wakeup
-            # A timer handle and an event: cheaper than asyncio.wait_for, which wraps the wait
-            # in a task of its own every round.
-            timer = (
-                None
-                if wakeup is None
-                else loop.call_later(max(0.0, wakeup - clock.now()), self._wake.set)
-            )
-            try:
-                await self._wake.wait()
-            finally:
-                if timer is not None:
-                    timer.cancel()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, attempt: Attempt) -> None:
         origin = "/".join(attempt.url.split("/", 3)[:3])  # scheme://host:port
