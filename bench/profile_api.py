@@ -97,8 +97,8 @@ def pieces(api: Any, ids: list[str]) -> list[tuple[str, float]]:
     record = logging.LogRecord("telnyx_emulator.api", logging.INFO, __file__, 1, line, (), None)
     ok = ApiResponse(200, {"data": {"result": "ok"}})
     out = [
-        ("calls.iso(ts) (datetime.fromtimestamp + strftime)", best_us(lambda: iso(now))),
-        ("IdFactory.call_control_id() (random.choices k=54)", best_us(api.ids.call_control_id)),
+        ("calls.iso(ts) (formatted second cached)", best_us(lambda: iso(now))),
+        ("IdFactory.call_control_id() (randbytes + base64)", best_us(api.ids.call_control_id)),
         ("IdFactory.leg_uuid()", best_us(api.ids.leg_uuid)),
         ("IdFactory.event_id()", best_us(api.ids.event_id)),
         ("logs.scrub(one request line)", best_us(lambda: logs.scrub(line))),

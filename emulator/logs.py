@@ -11,6 +11,7 @@ as the signing key) after it is formatted.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -156,6 +157,12 @@ class CoalescingHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if self._dirty:
                 self._dirty = False
                 self.flush()
+
+    def flush(self) -> None:
+        # From the flusher thread or at exit: a stream closed or broken under us (a closed
+        # pipe, a test's temporary file) must not kill the thread or print a traceback.
+        with contextlib.suppress(ValueError, OSError):
+            super().flush()
 
     def close(self) -> None:
         self.flush()
