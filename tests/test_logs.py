@@ -51,3 +51,15 @@ def test_coalescing_handler_flushes_soon_and_survives_close() -> None:
     finally:
         log.removeHandler(handler)
         os.close(read_fd)
+
+
+def test_coalescing_handler_ignores_a_stream_closed_under_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from emulator.logs import CoalescingHandler
+
+    stream = open(tmp_path / "log.txt", "w")  # noqa: SIM115
+    handler = CoalescingHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit(logging.LogRecord("x", logging.INFO, __file__, 1, "line", None, None))
+    stream.close()
+    handler.flush()  # at exit, or from the flusher thread: no exception, no traceback
+    handler._final_flush()
