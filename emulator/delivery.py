@@ -1,6 +1,6 @@
 """Webhook delivery, without the network: what to send, to whom, in what order, and retries.
 
-The engine puts each webhook it emits into the :class:`Outbox`. An adapter (the server's httpx
+The engine puts each webhook it emits into the :class:`Outbox`. An adapter (the server's aiohttp
 sender, or the pytest plugin's in-process dispatcher) asks the outbox which requests are
 ``ready`` at a given time, performs them, and reports each outcome with :meth:`Outbox.settle`.
 Everything that decides behaviour lives here, so the server and the plugin retry, fail over,
