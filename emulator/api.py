@@ -23,9 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import errors
-from .calls import Leg
+from .calls import Leg, iso
 from .clock import Clock
 from .config import Settings
+from .connections import ConnectionStore
 from .delivery import Attempt, Outbox, dumps
 from .engine import Engine, EngineConfig, first_destination
 from .errors import ApiFailure
@@ -157,6 +158,12 @@ class Api:
                 timeline=self.timeline,
                 outbox=self.outbox,
                 config=self.engine_config,
+            )
+            engine.connections = ConnectionStore.seeded(
+                self.settings.connections,
+                iso(self.clock.now()),
+                reject_unknown=self.settings.strict
+                or self.settings.unknown_connections == "reject",
             )
             seed = self.settings.seed
             engine.faults = FaultPlan(
@@ -570,3 +577,7 @@ def openapi_document(
     from .openapi import document  # built from _ROUTES on first use, then cached
 
     return ApiResponse(200, document())
+
+
+# Routes of other modules register themselves on import (after _ROUTES and route exist).
+from . import connections_api  # noqa: E402, F401

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .connections import ConnectionSpec
+
 DEFAULT_PORT = 8787
 ENV_PREFIX = "TELNYX_EMULATOR_"
 
@@ -37,6 +39,12 @@ class Settings:
     no_admin: bool = False  # remove /_emulator/* (health stays)
     webhook_allow: tuple[str, ...] = ()  # hosts (host or host:port, * wildcards) webhooks may go to
     max_pending_webhooks: int = 100_000  # commands get 429 while more webhooks than this wait
+    # Call Control Applications every API key starts with (config file, --webhook-url, marker).
+    connections: tuple[ConnectionSpec, ...] = ()
+    # A Dial naming no known connection: "accept" it (chosen default) or "reject" it with
+    # Telnyx's 10015 (also what --strict does).
+    unknown_connections: str = "accept"
+    config_file: Path | None = None  # where `connections` came from, for messages
     log_format: str = "text"
     log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)

@@ -139,6 +139,9 @@ class WebhookRecord:
     failover_url: str | None = None
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     policy: DeliveryPolicy = DEFAULT_DELIVERY
+    # Seconds the app has to answer each attempt: its connection's webhook_timeout_secs; None =
+    # the sender's default (--webhook-timeout).
+    timeout_secs: float | None = None
     status: Status = "pending"
     attempts: list[AttemptRecord] = field(default_factory=list)
     on_failover: bool = False

@@ -22,6 +22,7 @@ from typing import Any
 from . import errors, webhooks
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
+from .connections import ConnectionStore
 from .dedup import Deduplicator
 from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord, dumps
 from .errors import ApiFailure
@@ -92,6 +93,8 @@ class Engine:
         self.calls = CallStore(config.retention_secs)
         self.dedup = Deduplicator(config.dedup_window_secs)
         self.connection_id = ids.connection_id()
+        # Call Control Applications and numbers; the Api seeds it from the configuration.
+        self.connections = ConnectionStore()
         self.faults = FaultPlan()
         self.commands = Journal(config.journal_limit)
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
@@ -183,7 +186,11 @@ class Engine:
             call_control_id=self.ids.call_control_id(),
             call_leg_id=self.ids.leg_uuid(),
             call_session_id=self.ids.leg_uuid(),
-            connection_id=str(params.get("connection_id") or self.connection_id),
+            connection_id=str(
+                params.get("connection_id")
+                or self.connections.for_inbound(params["to"])
+                or self.connection_id
+            ),
             direction="incoming",
             from_=params["from"],
             to=params["to"],
@@ -489,6 +496,7 @@ class Engine:
                     check_command("dial_link", link.state)
                 except ApiFailure as failure:
                     raise _pointing_at("/link_to", failure) from None
+        self.connections.for_dial(p["connection_id"])
         to = first_destination(p["to"])
         scenario = pick(to)
         self._check_capacity()
@@ -629,7 +637,18 @@ class Engine:
         scenario_policy = leg.scenario.delivery if leg.scenario is not None else None
         policy = scenario_policy or self.faults.delivery
         data_json = dumps(data)
+        # Precedence (NOTES §5): the event's webhook_urls, else the call's webhook_url (set by
+        # a command), else its connection's webhook_event_url; the failover URL and the attempt
+        # timeout are the connection's unless the call has its own failover URL.
+        connection = self.connections.reporting_to(leg.connection_id)
+        failover_url = leg.routing.failover_url
+        timeout_secs = None
+        if connection is not None:
+            failover_url = failover_url or connection.failover_url
+            timeout_secs = connection.timeout_secs
         for url, method in leg.routing.targets(event_type):
+            if url is None and connection is not None:
+                url, method = connection.url, "POST"
             record = WebhookRecord(
                 id=data["id"],
                 tenant=self.tenant,
@@ -640,9 +659,10 @@ class Engine:
                 method=method,
                 data_json=data_json,
                 created_at=now,
-                failover_url=leg.routing.failover_url,
+                failover_url=failover_url,
                 retry_delays=delays,
                 policy=policy,
+                timeout_secs=timeout_secs,
             )
             self.webhooks.append(record)
             self.outbox.put(record, now)

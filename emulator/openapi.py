@@ -37,6 +37,7 @@ class Operation:
     events: tuple[str, ...] = ()  # webhooks the operation can lead to
     new_leg: bool = False  # places a call: X-Emulator-Scenario applies, 429 at the live-call cap
     body: bool = True  # POST/PUT/PATCH: takes a JSON body (generic when ``request`` is None)
+    errors: tuple[str, ...] = ()  # more error statuses it can answer (e.g. 404 for an unknown id)
 
 
 _TRANSFER_EVENTS = (
@@ -48,6 +49,11 @@ _TRANSFER_EVENTS = (
     "call.machine.greeting.ended",
     "call.machine.premium.detection.ended",
     "call.machine.premium.greeting.ended",
+)
+
+_PAGE = (
+    ("page[number]", "page number, from 1"),
+    ("page[size]", "results per page (1-250, default 20)"),
 )
 
 # (method, OpenAPI path) -> Operation. Paths as they appear in the document (Telnyx routes with
@@ -137,6 +143,91 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("POST", "/_emulator/reset"): Operation(
         "Forget this API key's calls, commands and webhooks", response="result", body=False
+    ),
+    ("POST", "/v2/call_control_applications"): Operation(
+        "Create a Call Control Application",
+        "A connection: its `webhook_event_url`, `webhook_event_failover_url` and "
+        "`webhook_timeout_secs` receive the webhooks of every call on it that has no "
+        "`webhook_url` of its own. `webhook_api_version` `1` is refused (v2 webhooks only).",
+        request="call_control_application_request",
+        response="application",
+        status=201,
+    ),
+    ("GET", "/v2/call_control_applications"): Operation(
+        "List Call Control Applications",
+        "Newest first unless `sort` says otherwise.",
+        response="applications",
+        query=(
+            *_PAGE,
+            ("filter[application_name][contains]", "name contains (3+ characters, any case)"),
+            ("filter[outbound.outbound_voice_profile_id]", "outbound voice profile id"),
+            ("sort", "created_at, connection_name or active; '-' prefix for descending"),
+        ),
+        errors=("422",),
+    ),
+    ("GET", "/v2/call_control_applications/{id}"): Operation(
+        "Retrieve a Call Control Application", response="application", errors=("404",)
+    ),
+    ("PATCH", "/v2/call_control_applications/{id}"): Operation(
+        "Update a Call Control Application",
+        "Later webhooks of the calls on it follow the new URLs and timeout.",
+        request="call_control_application_update_request",
+        response="application",
+        errors=("404",),
+    ),
+    ("DELETE", "/v2/call_control_applications/{id}"): Operation(
+        "Delete a Call Control Application",
+        "Its numbers become unassigned.",
+        response="application",
+        errors=("404",),
+    ),
+    ("GET", "/v2/connections/{id}/active_calls"): Operation(
+        "List a connection's active calls",
+        "Cursor paginated (`page[after]`, `page[before]`, `page[limit]`); `page[number]` and "
+        "`page[size]` work too.",
+        response="active_calls",
+        query=(
+            *_PAGE,
+            ("page[after]", "cursor: the page after this one"),
+            ("page[before]", "cursor: the page before this one"),
+            ("page[limit]", "calls per page (1-250, default 20)"),
+        ),
+    ),
+    ("GET", "/v2/call_events"): Operation(
+        "List call events",
+        "Telnyx's Debugging list: the commands and webhooks of each call leg, oldest first, "
+        "from the emulator's journals. Without `filter[leg_id]` or "
+        "`filter[application_session_id]`, only the last 24 hours.",
+        response="call_events",
+        query=_PAGE
+        + tuple(
+            (f"filter[{name.replace('.', '][')}]", "filter")
+            for name in (
+                "type",
+                "leg_id",
+                "application_session_id",
+                "connection_id",
+                "product",
+                "failed",
+                "from",
+                "to",
+                "occurred_at.gte",
+            )
+        ),
+        errors=("422",),
+    ),
+    ("GET", "/_emulator/numbers"): Operation(
+        "Numbers assigned to connections",
+        "An inbound call (POST /_emulator/calls) to one of these reports to its connection.",
+        response="numbers",
+    ),
+    ("PUT", "/_emulator/numbers/{id}"): Operation(
+        "Assign a number to a connection",
+        'Body: `{"connection_id": "..."}`. The path is the +E.164 number (or SIP URI).',
+        response="number",
+    ),
+    ("DELETE", "/_emulator/numbers/{id}"): Operation(
+        "Unassign a number", response="result", errors=("404",)
     ),
     ("GET", "/openapi.json"): Operation(
         "This document",
@@ -232,6 +323,35 @@ _WEBHOOK: dict[str, Any] = {
 }
 
 
+_ACTIVE_CALL: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "record_type": {"type": "string", "enum": ["call"]},
+        "call_control_id": {"type": "string"},
+        "call_leg_id": {"type": "string"},
+        "call_session_id": {"type": "string"},
+        "call_duration": {"type": "integer"},
+        "client_state": {"type": ["string", "null"]},
+    },
+}
+_CALL_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "record_type": {"type": "string", "enum": ["call_event"]},
+        "call_leg_id": {"type": "string"},
+        "call_session_id": {"type": "string"},
+        "event_timestamp": {"type": "string"},
+        "name": {"type": "string"},
+        "type": {"type": "string", "enum": ["command", "webhook"]},
+        "metadata": {"type": "object"},
+    },
+}
+_NUMBER: dict[str, Any] = {
+    "type": "object",
+    "properties": {"phone_number": {"type": "string"}, "connection_id": {"type": "string"}},
+}
+
+
 def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
@@ -253,6 +373,12 @@ _RESPONSES: dict[str, dict[str, Any] | None] = {
     "health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok"]}}},
     "public_key": {"type": "object", "properties": {"public_key": {"type": "string"}}},
     "document": None,
+    "application": {"type": "object", "properties": {"id": {"type": "string"}}},
+    "applications": _array({"type": "object", "properties": {"id": {"type": "string"}}}),
+    "active_calls": _array(_ACTIVE_CALL),
+    "call_events": _array(_CALL_EVENT),
+    "numbers": _array(_NUMBER),
+    "number": _NUMBER,
 }
 
 _ERROR_SCHEMAS: dict[str, Any] = {
@@ -284,6 +410,7 @@ _ERROR_SCHEMAS: dict[str, Any] = {
 _ERROR_TEXT = {
     "400": "The body is not valid JSON",
     "401": "Missing or unknown API key (Authorization: Bearer ...)",
+    "404": "No such resource (Telnyx code 10005)",
     "413": "The body is larger than --max-body-bytes",
     "415": "The body is not application/json",
     "422": "Validation failed, or the call cannot take this command in its state",
@@ -401,6 +528,7 @@ def _operation(
         errors.append("422")  # unknown call_control_id, or the call's state refuses the command
     if op.new_leg or op.status == 201:
         errors.append("429")
+    errors.extend(op.errors)
     data = _RESPONSES.get(op.response, _OBJ)
     success_schema: dict[str, Any] = (
         {"type": "object"}

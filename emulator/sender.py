@@ -123,13 +123,14 @@ class WebhookSender:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        own = attempt.record.timeout_secs  # the connection's webhook_timeout_secs
         try:
             async with self.client.request(
                 attempt.method,
                 _sendable(attempt.url),
                 headers=attempt.headers,
                 data=attempt.content or None,
-                timeout=self._timeout,
+                timeout=self._timeout if own is None else _client_timeout(own),
                 max_redirects=MAX_REDIRECTS + 1,
             ) as response:
                 await response.read()  # all of it, so the connection goes back to the pool
