@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 from ._version import __version__
 from .config import DEFAULT_PORT, ENV_PREFIX, Settings
+from .config_file import ConfigError
+from .connections import ConnectionSpec
 
 PROG = "telnyx-emulator"
 # Not a server option: where a running emulator is, for clients (``health``, your scripts).
@@ -87,6 +89,18 @@ def _retry_delays(text: str) -> tuple[float, ...]:
         return tuple(_positive_float(p) for p in parts)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated seconds: {exc}") from None
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def _connection_id(text: str) -> str:
+    if not text.isdigit() or len(text) > 32:
+        raise argparse.ArgumentTypeError(f"expected a numeric connection id, got {text!r}")
+    return text
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -260,6 +274,50 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         True,
     ),
     (
+        "--config",
+        "config",
+        Path,
+        None,
+        "YAML file declaring connections, their numbers and scenario files (default: "
+        "./telnyx-emulator.yaml when it exists; see docs/configuration.md)",
+        False,
+    ),
+    (
+        "--webhook-url",
+        "webhook_url",
+        _url,
+        None,
+        "one connection without a file: every call that has no webhook_url of its own reports "
+        "here (inbound calls to any number, Dials on any connection_id)",
+        False,
+    ),
+    (
+        "--connection-id",
+        "connection_id",
+        _connection_id,
+        None,
+        "the id of --webhook-url's connection, to match your app's TELNYX_CONNECTION_ID "
+        "(default: a fixed 19-digit id)",
+        False,
+    ),
+    (
+        "--number",
+        "numbers",
+        None,
+        (),
+        "a phone number of --webhook-url's connection; repeatable",
+        True,
+    ),
+    (
+        "--unknown-connections",
+        "unknown_connections",
+        _choice("accept", "reject"),
+        "accept",
+        "a Dial naming no known connection_id: accept it (its webhooks go to the command's "
+        "webhook_url or the default connection) or reject it with Telnyx's 10015, as --strict does",
+        False,
+    ),
+    (
         "--log-format",
         "log_format",
         _choice("text", "json"),
@@ -302,6 +360,11 @@ _METAVARS = {
     "command_faults": "FAULT",
     "admin_token": "TOKEN",
     "webhook_allow": "HOST",
+    "config": "FILE",
+    "webhook_url": "URL",
+    "connection_id": "ID",
+    "numbers": "NUMBER",
+    "unknown_connections": "{accept,reject}",
     "log_format": "{text,json}",
     "log_level": "{debug,info,warning,error}",
 }
@@ -316,6 +379,7 @@ _GROUPS = {
         "max_pending_webhooks",
     ),
     "calls and scenarios": ("scenarios", "time_scale", "dedup_window", "retention", "seed"),
+    "connections": ("config", "webhook_url", "connection_id", "numbers", "unknown_connections"),
     "webhooks": ("signing_key", "webhook_timeout", "webhook_retries", "webhook_allow"),
     "fault injection": ("delivery", "command_faults"),
     "logging": ("log_format", "log_level"),
@@ -329,6 +393,8 @@ examples:
   {PROG} health --wait 30            wait until a server answers (CI, Docker)
   {PROG} keygen >> .env              pin the webhook signing key
   {PROG} scenarios check my-scenarios/
+  {PROG} config check telnyx-emulator.yaml
+  {PROG} serve --webhook-url http://127.0.0.1:5000/webhooks   every call reports there
 
 Point your app at the emulator with TELNYX_BASE_URL=http://127.0.0.1:{DEFAULT_PORT}/v2 and
 verify webhooks with the public key that 'serve' prints (also at GET /_emulator/public-key).
@@ -451,6 +517,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="also load this directory of your scenarios "
         f"(repeatable; env {_env_name('scenarios')})",
     )
+    conf = sub.add_parser(
+        "config",
+        help="check a config file (connections, numbers, scenarios)",
+        description="Check a telnyx-emulator.yaml without starting a server.",
+    )
+    conf_sub = conf.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser)
+    conf_check = conf_sub.add_parser(
+        "check",
+        help="validate a config file; print every problem as file:line: reason",
+        description="Validate a config file and the scenario files it names. Prints every "
+        "problem as file:line: reason; exit 1 if there is any.",
+    )
+    conf_check.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="the config file (default: ./telnyx-emulator.yaml)",
+    )
     return parser
 
 
@@ -492,13 +577,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     no_admin = args.no_admin
     if no_admin is None:
         no_admin = _env_flag("no_admin")
+    connections, scenario_paths, config_path = _connections(values)
     return Settings(
         host=values["host"],
         port=values["port"],
         time_scale=values["time_scale"],
         strict=bool(strict),
         api_keys=tuple(values["api_keys"]),
-        scenario_dirs=tuple(values["scenarios"]),
+        scenario_dirs=(*scenario_paths, *values["scenarios"]),
         signing_key=values["signing_key"],
         seed=values["seed"],
         dedup_window_secs=values["dedup_window"],
@@ -513,9 +599,42 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         admin_token=values["admin_token"],
         no_admin=bool(no_admin),
         webhook_allow=tuple(values["webhook_allow"]),
+        connections=connections,
+        unknown_connections=values["unknown_connections"],
+        config_file=config_path,
         log_format=values["log_format"],
         log_level=values["log_level"],
     )
+
+
+def _connections(
+    values: dict[str, Any],
+) -> tuple[tuple[ConnectionSpec, ...], tuple[Path, ...], Path | None]:
+    """The connections and scenario paths of the config file (``--config``, else
+    ./telnyx-emulator.yaml if present) and of ``--webhook-url``. Raises ConfigError."""
+    import dataclasses
+
+    from . import config_file
+
+    explicit: Path | None = values["config"]
+    if explicit is not None and not explicit.is_file():
+        raise UsageError(f"--config ({_env_name('config')}): no such file: {explicit}")
+    path = config_file.find(explicit)
+    loaded = config_file.load(path) if path is not None else None
+    specs = loaded.connections if loaded is not None else ()
+    if values["webhook_url"] is not None:
+        single = config_file.shortcut(
+            values["webhook_url"],
+            connection_id=values["connection_id"],
+            numbers=tuple(values["numbers"]),
+        )
+        if any(s.id == single.id for s in specs):
+            raise UsageError(f"--connection-id {single.id} is also a connection of {path}")
+        # The flag's connection is the default: the file's default steps aside.
+        specs = (*(dataclasses.replace(s, default=False) for s in specs), single)
+    elif values["connection_id"] is not None or values["numbers"]:
+        raise UsageError("--connection-id and --number describe --webhook-url's connection")
+    return specs, (loaded.scenario_paths if loaded is not None else ()), path
 
 
 def serve(settings: Settings, *, out: Any = None) -> int:
@@ -580,6 +699,19 @@ def serve(settings: Settings, *, out: Any = None) -> int:
     print(f"  TELNYX_BASE_URL={base}/v2", file=out)
     print(f"  TELNYX_PUBLIC_KEY={api.signer.public_key}", file=out)
     print(f"  scenarios: {', '.join(s.name for s in scenarios)}", file=out)
+    main_connection = next((spec for spec in settings.connections if spec.default), None)
+    if main_connection is not None:  # what the app dials with (connection_id)
+        print(f"  TELNYX_CONNECTION_ID={main_connection.id}", file=out)
+    if settings.config_file is not None:
+        print(f"  config: {settings.config_file}", file=out)
+    for spec in settings.connections:
+        numbers = ", ".join(spec.numbers) or "no numbers"
+        default = ", default" if spec.default else ""
+        print(
+            f"  connection {spec.fields.get('application_name')} ({spec.id}{default}): "
+            f"{spec.fields.get('webhook_event_url')}; {numbers}",
+            file=out,
+        )
     out.flush()
     server.run(sockets=[sock])
     return 0
@@ -706,6 +838,28 @@ def scenarios_command(args: argparse.Namespace, out: Any = None) -> int:
     raise UsageError("scenarios needs an action: check or list", f"{PROG} scenarios")
 
 
+def config_command(args: argparse.Namespace, out: Any = None) -> int:
+    from . import config_file
+
+    out = out or sys.stdout
+    if args.config_command != "check":
+        raise UsageError("config needs an action: check", f"{PROG} config")
+    path = args.path or Path(config_file.DEFAULT_FILE)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}", f"{PROG} config check")
+    problems = config_file.check(path)
+    for problem in problems:
+        print(problem, file=out)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=out)
+        return 1
+    loaded = config_file.load(path)
+    for line in loaded.describe():
+        print(line, file=out)
+    print(f"{path} is valid", file=out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -718,10 +872,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return keygen(args.format)
         if args.command == "scenarios":
             return scenarios_command(args)
+        if args.command == "config":
+            return config_command(args)
         parser.print_help(sys.stderr)
         return 2
     except UsageError as exc:
         print(f"{PROG}: error: {exc} (see '{exc.prog} --help')", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{PROG}: config error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -158,15 +158,28 @@ def _parse(path: Path, problems: list[ConfigProblem]) -> ConfigFile | None:
         return ConfigFile(path)  # an empty file configures nothing, which is valid
 
     found: list[tuple[int, str]] = list(_duplicate_keys(root, []))
-    for error in _validator().iter_errors(data):
-        for sub_path, message in _translate(error, data):
-            found.append((_line_of(root, sub_path), _at(sub_path, message)))
-    if not found:
+    for sub_path, message in _schema_problems(data):
+        found.append((_line_of(root, sub_path), _at(sub_path, message)))
+    if isinstance(data, dict):
         found.extend(_rules(data, root, path))
     if found:
         problems.extend(ConfigProblem(file, line, reason) for line, reason in sorted(set(found)))
         return None
     return _build(data, path, root)
+
+
+def _schema_problems(data: Any) -> list[tuple[list[str | int], str]]:
+    """The schema's complaints, worded for a YAML author; a pattern says what it wants."""
+    out: list[tuple[list[str | int], str]] = []
+    for error in _validator().iter_errors(data):
+        rule = error.schema.get("x-telnyx-rule") if isinstance(error.schema, dict) else None
+        if error.validator == "pattern" and error.schema.get("pattern") == NUMBER_PATTERN:
+            rule = "must be a +E.164 number (+13125550100) or a SIP URI"
+        if error.validator == "pattern" and rule:
+            out.append((list(error.absolute_path), f"{error.instance!r} {rule}"))
+            continue
+        out.extend(_translate(error, data))
+    return out
 
 
 def _rules(data: Mapping[str, Any], root: yaml.Node, path: Path) -> list[tuple[int, str]]:
@@ -176,7 +189,10 @@ def _rules(data: Mapping[str, Any], root: yaml.Node, path: Path) -> list[tuple[i
     ids: dict[str, int] = {}
     numbers: dict[str, int] = {}
     defaults: list[int] = []
-    for index, entry in enumerate(data.get("connections") or []):
+    entries = data.get("connections")
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
         ident = _entry_id(entry, index)
         at: list[str | int] = ["connections", index]
         line = _line_of(root, at)
@@ -185,8 +201,11 @@ def _rules(data: Mapping[str, Any], root: yaml.Node, path: Path) -> list[tuple[i
                 (line, _at(at, f"duplicate connection id {ident} (first at line {ids[ident]})"))
             )
         ids.setdefault(ident, line)
-        for n, number in enumerate(entry.get("numbers") or []):
+        listed = entry.get("numbers")
+        for n, number in enumerate(listed if isinstance(listed, list) else []):
             where: list[str | int] = [*at, "numbers", n]
+            if not isinstance(number, str):
+                continue
             if number in numbers:
                 found.append(
                     (
@@ -209,7 +228,10 @@ def _rules(data: Mapping[str, Any], root: yaml.Node, path: Path) -> list[tuple[i
         found.append(
             (line, f"only one connection can be the default (first at line {defaults[0]})")
         )
-    for index, entry in enumerate(data.get("scenarios") or []):
+    paths = data.get("scenarios")
+    for index, entry in enumerate(paths if isinstance(paths, list) else []):
+        if not isinstance(entry, str) or not entry:
+            continue
         target = path.parent / entry
         if not target.exists():
             item: list[str | int] = ["scenarios", index]
@@ -266,11 +288,8 @@ def specs_from_mappings(entries: Sequence[Mapping[str, Any]]) -> tuple[Connectio
     problems: list[ConfigProblem] = []
     marker = Path("<telnyx_emulator marker connections>")
     root, data = _compose(text)
-    found: list[tuple[int, str]] = []
-    for error in _validator().iter_errors(data):
-        for sub_path, message in _translate(error, data):
-            found.append((0, _at(sub_path, message)))
-    if not found and root is not None:
+    found = [(0, _at(sub_path, message)) for sub_path, message in _schema_problems(data)]
+    if root is not None:
         found.extend(_rules(data, root, marker))
     if found:
         problems.extend(ConfigProblem(str(marker), 0, reason) for _, reason in found)

@@ -49,9 +49,11 @@ import httpx
 import respx
 from respx.mocks import HTTPXMocker
 
+from . import config_file
 from .api import SCENARIO_HEADER, Api, ApiRequest, ApiResponse
 from .clock import VirtualClock
 from .config import Settings
+from .connections import ConnectionSpec
 from .delivery import Attempt
 from .faults import CommandFaults, DeliveryPolicy
 
@@ -104,6 +106,9 @@ OPTIONS = (
     "retry_delays",
     "delivery",
     "command_faults",
+    "config",
+    "connections",
+    "unknown_connections",
 )
 
 T = TypeVar("T")
@@ -218,10 +223,25 @@ class TelnyxEmulator:
         retry_delays: Sequence[float] | None = None,
         delivery: str | dict[str, Any] | None = None,
         command_faults: str | dict[str, Any] | None = None,
+        config: str | os.PathLike[str] | None = None,
+        connections: Sequence[Mapping[str, Any]] = (),
+        unknown_connections: str = "accept",
     ) -> None:
         if isinstance(scenarios, (str, os.PathLike)):
             scenarios = [scenarios]
         overrides: dict[str, Any] = {}
+        # Connections and numbers: the config file's, then the marker's own.
+        specs: tuple[ConnectionSpec, ...] = ()
+        if config is not None:
+            loaded = config_file.load(Path(config))
+            specs = loaded.connections
+            scenarios = [*loaded.scenario_paths, *scenarios]
+        if connections:
+            specs = (*specs, *config_file.specs_from_mappings(connections))
+        if unknown_connections not in ("accept", "reject"):
+            raise ValueError(
+                f"unknown_connections must be accept or reject, got {unknown_connections!r}"
+            )
         if retry_delays is not None:
             overrides["webhook_retry_delays"] = tuple(float(d) for d in retry_delays)
         self.settings = Settings(
@@ -230,6 +250,9 @@ class TelnyxEmulator:
             scenario_dirs=tuple(Path(p) for p in scenarios),
             signing_key=signing_key,
             seed=seed,
+            connections=specs,
+            unknown_connections=unknown_connections,
+            config_file=None if config is None else Path(config),
             **overrides,
         )
         self.clock = VirtualClock(start)
@@ -378,7 +401,12 @@ class TelnyxEmulator:
         Goes through ``POST /_emulator/calls`` so the body is validated as the server does;
         ``extra`` takes that endpoint's other fields (``client_state``, ``hangup_after_secs``...).
         """
-        body = {"from": from_, "to": to, "webhook_url": webhook_url or self.webhook_url, **extra}
+        body = {"from": from_, "to": to, **extra}
+        if webhook_url is not None:
+            body["webhook_url"] = webhook_url
+        elif not self._has_connection(to, extra.get("connection_id")):
+            # No connection takes this call: the fixture's default URL, as before connections.
+            body["webhook_url"] = self.webhook_url
         response = self.request("POST", "/_emulator/calls", body)
         if response.status >= 300:
             raise EmulatorError(response.status, response.payload)
@@ -390,6 +418,14 @@ class TelnyxEmulator:
             connection_id=data["connection_id"],
             data=data,
         )
+
+    def _has_connection(self, to: str, connection_id: Any) -> bool:
+        """Whether an inbound call would report to a connection (its number's, the one named,
+        or the default), so it needs no ``webhook_url``."""
+        with self._lock:
+            store = self.api.tenant(self.api_key).connections
+            ident = connection_id if isinstance(connection_id, str) else store.for_inbound(to)
+            return ident is not None and store.reporting_to(ident) is not None
 
     def request(
         self,
@@ -696,7 +732,10 @@ def mock(**options: Any) -> TelnyxEmulator:
     ``env`` (set ``TELNYX_API_KEY``/``TELNYX_PUBLIC_KEY``/``TELNYX_BASE_URL`` while active),
     ``retry_delays`` (default webhook retry schedule, seconds), ``delivery`` (webhook faults:
     a mapping like ``{"order": "shuffled", "duplicate": 0.5}`` or ``"shuffled,duplicate=0.5"``),
-    ``command_faults`` (``{"mode": "429", "count": 2}`` or ``"429:2"``).
+    ``command_faults`` (``{"mode": "429", "count": 2}`` or ``"429:2"``), ``config`` (a
+    telnyx-emulator.yaml: its connections, numbers and scenarios), ``connections`` (more
+    connections, as the file's entries: ``[{"webhook_event_url": ..., "numbers": [...]}]``),
+    ``unknown_connections`` (``"accept"`` or ``"reject"`` a Dial on an unknown connection_id).
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:

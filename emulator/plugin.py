@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 MARKER = (
     "telnyx_emulator(scenarios=(), scenario=None, time_scale=1.0, seed=None, base_url=None, "
     "api_key=None, strict=False, signing_key=None, start=None, webhook_url=..., env=True, "
-    "retry_delays=None, delivery=None, command_faults=None): options of the telnyx_emulator "
-    "fixture (see emulator.mock.mock)"
+    "retry_delays=None, delivery=None, command_faults=None, config=<rootdir>/telnyx-emulator.yaml, "
+    "connections=(), unknown_connections='accept'): options of the telnyx_emulator fixture "
+    "(see emulator.mock.mock)"
 )
 
 
@@ -65,6 +66,13 @@ def telnyx_emulator(request: pytest.FixtureRequest) -> Iterator[TelnyxEmulator]:
         if isinstance(scenarios, (str, os.PathLike)):
             scenarios = [scenarios]
         options["scenarios"] = [request.config.rootpath / path for path in scenarios]
+    # The repository's telnyx-emulator.yaml applies unless the marker names another (or None).
+    config = options.get("config", request.config.rootpath / "telnyx-emulator.yaml")
+    if config is not None:
+        config = request.config.rootpath / config
+        if "config" not in options and not config.is_file():
+            config = None
+    options["config"] = config
     try:
         emulator = mock(**options)
     except TypeError as exc:

@@ -27,6 +27,7 @@ import pytest
 from emulator import cli, logs
 from emulator._version import __version__
 from emulator.config import ENV_PREFIX, Settings
+from emulator.connections import ConnectionSpec
 from emulator.signing import Signer
 
 from .servers import EmulatorServer, Receiver
@@ -198,6 +199,8 @@ def test_every_option_has_an_environment_twin(
 ) -> None:
     other = tmp_path / "b"
     other.mkdir()
+    config = tmp_path / "telnyx-emulator.yaml"
+    config.write_text("connections: [{id: '77', webhook_event_url: 'http://app/x'}]\n")
     env = {
         "HOST": "::1",
         "PORT": "0",
@@ -221,6 +224,11 @@ def test_every_option_has_an_environment_twin(
         "ADMIN_TOKEN": "admin-secret",
         "WEBHOOK_ALLOW": "127.0.0.1, app.internal:8080",
         "NO_ADMIN": "1",
+        "CONFIG": str(config),
+        "WEBHOOK_URL": "http://127.0.0.1:5000/hooks",
+        "CONNECTION_ID": "1234",
+        "NUMBERS": "+13125550100, +13125550101",
+        "UNKNOWN_CONNECTIONS": "reject",
     }
     options = {dest for _f, dest, *_ in cli.SERVE_OPTIONS} | {"strict", "no_admin"}
     assert {k.lower() for k in env} == options, "a new option needs a line here"
@@ -250,6 +258,25 @@ def test_every_option_has_an_environment_twin(
         webhook_allow=("127.0.0.1", "app.internal:8080"),
         log_format="json",
         log_level="debug",
+        connections=(
+            ConnectionSpec(
+                id="77",
+                fields={"webhook_event_url": "http://app/x", "application_name": "connection-1"},
+                origin=f"{config}:1",
+            ),
+            ConnectionSpec(
+                id="1234",
+                fields={
+                    "application_name": "default",
+                    "webhook_event_url": "http://127.0.0.1:5000/hooks",
+                },
+                numbers=("+13125550100", "+13125550101"),
+                default=True,
+                origin="--webhook-url",
+            ),
+        ),
+        unknown_connections="reject",
+        config_file=config,
     )
     # A flag wins over its environment twin.
     args = cli.build_parser().parse_args(["serve", "--port", "9999", "--api-key", "K3"])
