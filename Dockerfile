@@ -8,6 +8,10 @@
 #
 # Every option is an environment variable (TELNYX_EMULATOR_<OPTION>, see docs/configuration.md).
 # Your scenario files go in /scenarios (empty by default: the bundled scenarios still apply).
+# Your telnyx-emulator.yaml (connections, numbers; docs/configuration.md) goes in /config, the
+# working directory, where `serve` looks for it:
+#   docker run --rm -p 8787:8787 -v "$PWD/telnyx-emulator.yaml:/config/telnyx-emulator.yaml:ro" \
+#       telnyx-emulator
 # tests/test_packaging.py runs this file's `python -m pip` steps in a fresh virtualenv, so keep
 # them as single `python -m pip wheel` / `python -m pip install` commands.
 
@@ -26,7 +30,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir /wheels/telnyx_emulator-*.whl
 RUN useradd --system --no-log-init --uid 10001 --no-create-home --shell /usr/sbin/nologin emulator \
-    && mkdir /scenarios
+    && mkdir /scenarios /config
+WORKDIR /config
 USER 10001
 # Inside the container only: listen on every interface so `-p 8787:8787` reaches the server.
 ENV TELNYX_EMULATOR_HOST=0.0.0.0 \

@@ -371,6 +371,8 @@ class Api:
         for a ``command_id`` duplicate, which Telnyx answers like the original and ignores.
         """
         body: Any = None
+        # Stamped when it arrived, before the webhooks it causes (the call events list's order).
+        arrived = self.clock.now()
         try:
             body = self.json_body(request)
             if schema is not None:
@@ -386,6 +388,7 @@ class Api:
                 status=failure.status,
                 result="rejected",
                 errors_=[e.to_json() for e in failure.errors],
+                at=arrived,
             )
             return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
         entry = engine.journal_command(
@@ -396,6 +399,7 @@ class Api:
             body=body,
             status=200,
             result="accepted" if applied else "duplicate",
+            at=arrived,
         )
         return ApiResponse(200, payload, journal=entry)
 

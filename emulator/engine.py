@@ -155,10 +155,11 @@ class Engine:
         result: str,
         errors_: list[dict[str, Any]] | None = None,
         fault: str | None = None,
+        at: float | None = None,  # when the command arrived (default: now)
     ) -> dict[str, Any]:
         entry = {
             "id": next(self._command_seq),
-            "at": iso(self.clock.now()),
+            "at": iso(self.clock.now() if at is None else at),
             "method": method,
             "path": path,
             "command": command,

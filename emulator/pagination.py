@@ -5,8 +5,9 @@ Most list endpoints are numbered: ``page[number]`` (from 1) and ``page[size]`` (
 ``PaginationMeta``; the SDK's ``DefaultFlatPagination`` reads ``page_number``/``total_pages``).
 ``GET /v2/connections/{id}/active_calls`` is cursor paginated (spec: "Returned results are cursor
 paginated"): ``page[after]``/``page[before]`` and ``page[limit]``, answered with ``meta: {cursors:
-{after, before}, next, previous, total_items}``. The SDK pages that one with ``page[number]`` too,
-so it accepts both.
+{after, before}, next, previous, total_items}``. The SDK (4.189.0) pages that one with
+``page[number]``/``page[size]`` and reads ``page_number``/``total_pages``, so given those it gets
+numbered pages and numbered meta instead.
 """
 
 from __future__ import annotations
@@ -77,21 +78,19 @@ def cursored(
     """One page of ``items`` (whose stable keys are ``keys``) by ``page[after]``/``page[before]``
     and ``page[limit]``, or by ``page[number]``/``page[size]`` when those are given."""
     if "page[number]" in query or "page[size]" in query:
-        number = _positive(query, "page[number]", 1, None)
-        size = _positive(query, "page[size]", DEFAULT_SIZE, MAX_SIZE)
-        start, end = (number - 1) * size, number * size
-    else:
-        size = _positive(query, "page[limit]", DEFAULT_SIZE, MAX_SIZE)
-        start = 0
-        if query.get("page[after]"):
-            after = _uncursor("page[after]", query["page[after]"])
-            # (chosen) a cursor whose item has gone (the call ended) starts from the beginning
-            start = keys.index(after) + 1 if after in keys else 0
-        elif query.get("page[before]"):
-            before = _uncursor("page[before]", query["page[before]"])
-            end_at = keys.index(before) if before in keys else 0
-            start = max(0, end_at - size)
-        end = start + size
+        # The SDK's paginator reads page_number/total_pages: numbered pages, numbered meta.
+        return numbered(items, query)
+    size = _positive(query, "page[limit]", DEFAULT_SIZE, MAX_SIZE)
+    start = 0
+    if query.get("page[after]"):
+        after = _uncursor("page[after]", query["page[after]"])
+        # (chosen) a cursor whose item has gone (the call ended) starts from the beginning
+        start = keys.index(after) + 1 if after in keys else 0
+    elif query.get("page[before]"):
+        before = _uncursor("page[before]", query["page[before]"])
+        end_at = keys.index(before) if before in keys else 0
+        start = max(0, end_at - size)
+    end = start + size
     page = list(items[start:end])
     page_keys = list(keys[start:end])
     meta: dict[str, Any] = {"cursors": {}, "total_items": len(items)}

@@ -437,3 +437,28 @@ def test_hadolint_passes() -> None:
         [hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_image_reads_telnyx_emulator_yaml_from_config(
+    dockerfile: list[Stage], installed: Installed, tmp_path: Path
+) -> None:
+    """The image's working directory is /config, where `serve` and `config check` look for
+    telnyx-emulator.yaml; the installed CLI finds it there without a flag."""
+    final = dockerfile[-1]
+    assert final.all("WORKDIR")[-1] == "/config"
+    assert "mkdir /scenarios /config" in " ".join(final.all("RUN"))
+    (tmp_path / "telnyx-emulator.yaml").write_text(
+        "connections:\n  - webhook_event_url: http://app:5000/webhooks\n"
+        "    numbers: ['+13125550100']\n",
+        encoding="utf-8",
+    )
+    checked = subprocess.run(
+        [str(installed.venv / BIN / "telnyx-emulator"), "config", "check"],
+        cwd=tmp_path,
+        env=installed.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "http://app:5000/webhooks (+13125550100)" in checked.stdout
