@@ -30,11 +30,13 @@ from .connections import ConnectionStore
 from .delivery import Attempt, Outbox, dumps
 from .engine import Engine, EngineConfig, first_destination
 from .errors import ApiFailure
+from .events import EventLog
 from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
 from .resources import schemas_dir
 from .scenarios import Scenario, ScenarioBook
 from .signing import Signer
+from .tenancy import TENANT_HEADER, open_admin, tenant_id
 from .timeline import Timeline
 from .validation import Validators
 
@@ -123,6 +125,9 @@ class Api:
             seed=settings.seed,
             allow=webhook_allow_list(settings.webhook_allow) if settings.webhook_allow else None,
         )
+        # What the dashboard and GET /_emulator/events show; records only while watched.
+        self.events = EventLog(clock)
+        self.outbox.events = self.events
         # Parsed once here so a bad --delivery / --command-faults fails at start-up.
         self.default_delivery = DeliveryPolicy.parse(settings.delivery or "")
         self.default_command_faults = (
@@ -158,6 +163,7 @@ class Api:
                 timeline=self.timeline,
                 outbox=self.outbox,
                 config=self.engine_config,
+                events=self.events,
             )
             engine.connections = ConnectionStore.seeded(
                 self.settings.connections,
@@ -210,7 +216,12 @@ class Api:
             r, m = matched
             if r.admin:
                 self._check_admin(request)
-            key = self._authenticate(request) if r.auth else ""
+            if not r.auth:
+                key = ""
+            elif r.admin and TENANT_HEADER in request.headers:
+                key = self.tenant_key(request)
+            else:
+                key = self._authenticate(request)
             engine = self.tenant(key)
             if r.command:
                 return self._command_with_faults(r, request, engine, m)
@@ -234,6 +245,45 @@ class Api:
                     )
                 ],
             )
+
+    def admin_view(self, request: ApiRequest) -> bool:
+        """Whether this request may see and act on every tenant (emulator/tenancy.py).
+
+        Call after :meth:`_check_admin`, which has refused a wrong admin token already.
+        """
+        if self.settings.admin_token:
+            return request.headers.get(ADMIN_TOKEN_HEADER) == self.settings.admin_token
+        return open_admin(self.settings)
+
+    def tenant_key(self, request: ApiRequest) -> str:
+        """The API key of the tenant an admin names in ``X-Emulator-Tenant`` (its id)."""
+        wanted = request.headers.get(TENANT_HEADER, "").strip()
+        if not self.admin_view(request):
+            raise ApiFailure(
+                401,
+                [
+                    errors.ApiError(
+                        "10009",
+                        "Authentication failed",
+                        "X-Emulator-Tenant needs the admin view: the X-Emulator-Admin-Token "
+                        "header, or a server without --admin-token and --api-key.",
+                    )
+                ],
+            )
+        for key in self.tenants:
+            if key and tenant_id(key) == wanted:
+                return key
+        raise ApiFailure(
+            404,
+            [
+                errors.ApiError(
+                    "10005",
+                    "Resource not found",
+                    f"X-Emulator-Tenant names no tenant of this server: '{wanted}'.",
+                    parameter="X-Emulator-Tenant",
+                )
+            ],
+        )
 
     def _command_with_faults(
         self, r: Route, request: ApiRequest, engine: Engine, m: re.Match[str]
@@ -585,3 +635,5 @@ def openapi_document(
 
 # Routes of other modules register themselves on import (after _ROUTES and route exist).
 from . import connections_api  # noqa: E402, F401
+# Routes of the emulator's own API kept in modules of their own (they import this one).
+from . import far_end, tenant_list  # noqa: E402, F401

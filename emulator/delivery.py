@@ -29,18 +29,25 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 import orjson
 
 from .faults import DEFAULT_DELIVERY, DeliveryPolicy
 from .signing import Signer
+from .tenancy import tenant_id
+
+if TYPE_CHECKING:
+    from .events import EventLog
 
 # recorded = handed to no app (the pytest plugin without deliver_to) but counted as accepted
 Status = Literal["pending", "delivered", "recorded", "failed", "not_sent", "blocked"]
 
 USER_AGENT = "telnyx-webhooks"
+# An attempt's headers the event log shows: the signature a receiver verifies, and what it was
+# sent as. None of a webhook's headers carries a secret.
+SHOWN_HEADERS = ("telnyx-signature-ed25519", "telnyx-timestamp", "content-type", "user-agent")
 # (chosen) Telnyx documents no schedule for voice webhooks: 3 retries, 1 s, 2 s and 4 s apart.
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 
@@ -230,6 +237,7 @@ class Outbox:
         self._pending = 0
         self.delivered = 0
         self.failed = 0
+        self.events: EventLog | None = None  # told of each attempt's outcome while ``on``
 
     # -- the engine's side --------------------------------------------------------------------
 
@@ -296,6 +304,8 @@ class Outbox:
                 fault = f"{record.first_fault}+drop_first" if record.first_fault else "drop_first"
                 record.attempts.append(AttemptRecord(1, url, now, error="dropped", fault=fault))
                 self._failed_attempt(key, queue, record, 1, None, now)
+                if self.events is not None and self.events.on:
+                    self._report(record, record.attempts[0], {})
                 continue
             queue.in_flight = True
             out.append(self._attempt(record, now))
@@ -354,6 +364,30 @@ class Outbox:
         record = attempt.record
         rec = record.attempts[attempt.number - 1]
         rec.status, rec.error, rec.latency_ms = status, error, latency_ms
+        self._settle(record, attempt.number, now, status, recorded)
+        if self.events is not None and self.events.on:
+            self._report(record, rec, attempt.headers)
+
+    def _report(self, record: WebhookRecord, rec: AttemptRecord, headers: dict[str, str]) -> None:
+        """An attempt's outcome for the event log, with the signature headers it carried."""
+        assert self.events is not None
+        self.events.record(
+            "attempt",
+            tenant_id(record.tenant),
+            {
+                "webhook_id": record.id,
+                "event_type": record.event_type,
+                "webhook_status": record.status,
+                "attempt": rec.to_json(),
+                "headers": {k: headers[k] for k in SHOWN_HEADERS if k in headers},
+            },
+            call_control_id=record.call_control_id,
+            call_session_id=record.call_session_id,
+        )
+
+    def _settle(
+        self, record: WebhookRecord, number: int, now: float, status: int | None, recorded: bool
+    ) -> None:
         key, queue = self._queue_of(record)
         queue.in_flight = False
         if record.duplicate_due:  # the second copy went out; the record was delivered already
@@ -370,7 +404,7 @@ class Outbox:
                 return
             self._done(key, queue, now)
             return
-        self._failed_attempt(key, queue, record, attempt.number, status, now)
+        self._failed_attempt(key, queue, record, number, status, now)
 
     def _failed_attempt(
         self,

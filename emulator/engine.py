@@ -26,11 +26,13 @@ from .connections import ConnectionStore
 from .dedup import Deduplicator
 from .delivery import DEFAULT_RETRY_DELAYS, Outbox, WebhookRecord, dumps
 from .errors import ApiFailure
+from .events import EventLog
 from .faults import FaultPlan
 from .ids import IdFactory
 from .journal import Journal
 from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
+from .tenancy import tenant_id
 from .timeline import Timeline
 
 REDACTED = "[redacted]"
@@ -72,6 +74,10 @@ REJECT_CAUSES: dict[str, tuple[str, str]] = {
     "USER_BUSY": ("user_busy", "486"),
 }
 
+# Webhooks that go with a change of the leg's state: the event log shows the leg's new summary
+# before them (AMD results change nothing).
+STATE_EVENTS = frozenset({"call.initiated", "call.answered", "call.bridged", "call.hangup"})
+
 
 class Engine:
     def __init__(
@@ -83,8 +89,11 @@ class Engine:
         timeline: Timeline,
         outbox: Outbox,
         config: EngineConfig,
+        events: EventLog | None = None,
     ) -> None:
         self.tenant = tenant
+        self.tenant_id = tenant_id(tenant)
+        self.events = events if events is not None else EventLog(clock)
         self.clock = clock
         self.ids = ids
         self.timeline = timeline
@@ -174,7 +183,27 @@ class Engine:
         if fault is not None:  # an injected command fault (command_429, command_500)
             entry["fault"] = fault
         self.commands.append(entry)
+        if self.events.on:
+            self.events.record(
+                "command", self.tenant_id, entry, call_control_id=call_control_id,
+                call_session_id=self._session_of(call_control_id),
+            )  # fmt: skip
         return entry
+
+    def _session_of(self, call_control_id: str | None) -> str | None:
+        leg = self.calls.get(call_control_id) if call_control_id is not None else None
+        return leg.call_session_id if leg is not None else None
+
+    def changed(self, leg: Leg) -> None:
+        """Tell the event log about a leg's new state (a no-op while nobody is watching)."""
+        if self.events.on:
+            self.events.record(
+                "call",
+                self.tenant_id,
+                leg.summary(self.clock.now()),
+                call_control_id=leg.call_control_id,
+                call_session_id=leg.call_session_id,
+            )
 
     # -- inbound calls ------------------------------------------------------------------------
 
@@ -233,6 +262,7 @@ class Engine:
             old = a.peer
             old.peer = a.peer = None
             a.apply(LegEvent.UNBRIDGE)
+            self.changed(a)
             self.end(old, "normal_clearing", "caller", "16")
 
         b = self._place_outbound(
@@ -373,10 +403,12 @@ class Engine:
             return
         old.peer = leg.peer = None
         leg.apply(LegEvent.UNBRIDGE)
+        self.changed(leg)
         if not old.alive:
             return
         if old.park_after_unbridge == "self":
             old.apply(LegEvent.UNBRIDGE)
+            self.changed(old)
         else:
             self.end(old, *APP_HANGUP)
 
@@ -608,6 +640,7 @@ class Engine:
             peer.peer = None
             if peer.park_after_unbridge == "self":
                 peer.apply(LegEvent.UNBRIDGE)
+                self.changed(peer)
             else:
                 self.end(peer, cause, source, sip)
 
@@ -647,6 +680,9 @@ class Engine:
         if connection is not None:
             failover_url = failover_url or connection.failover_url
             timeout_secs = connection.timeout_secs
+        events = self.events
+        if events.on and event_type in STATE_EVENTS:
+            self.changed(leg)
         for url, method in leg.routing.targets(event_type):
             if url is None and connection is not None:
                 url, method = connection.url, "POST"
@@ -667,6 +703,14 @@ class Engine:
             )
             self.webhooks.append(record)
             self.outbox.put(record, now)
+            if events.on:
+                events.record(
+                    "webhook",
+                    self.tenant_id,
+                    record.to_json(),
+                    call_control_id=leg.call_control_id,
+                    call_session_id=leg.call_session_id,
+                )
 
     def _check_capacity(self) -> None:
         if self.calls.live_count() >= self.config.max_live_calls:
@@ -684,6 +728,8 @@ class Engine:
         self.commands.clear()
         self.webhooks.clear()
         self.outbox.drop_tenant(self.tenant)
+        if self.events.on:
+            self.events.record("reset", self.tenant_id, {})
 
 
 def _command_id(body: Any) -> str | None:

@@ -141,6 +141,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ("event_type", "only this event type, e.g. call.answered"),
         ),
     ),
+    ("POST", "/_emulator/calls/{call_control_id}/hangup"): Operation(
+        "Hang up as the person on the line",
+        "The far end hangs up: `call.hangup` (`normal_clearing`) for the call and its bridged "
+        "peer, `hangup_source` `caller` on an incoming call and `callee` on an outgoing one. "
+        "404 for a call this API key does not have, 422 (90018) for one that has ended. "
+        "Journaled as the command `far_end_hangup`.",
+        response="result",
+        events=("call.hangup",),
+    ),
+    ("GET", "/_emulator/tenants"): Operation(
+        "List tenants",
+        "Every tenant (id, masked label, counts) for the admin view: the admin token, or a "
+        "server without `--admin-token` and `--api-key`; otherwise the caller's own tenant. "
+        "An admin acts on a tenant with `X-Emulator-Tenant: <id>` instead of its API key.",
+        response="tenants",
+    ),
     ("POST", "/_emulator/reset"): Operation(
         "Forget this API key's calls, commands and webhooks", response="result", body=False
     ),
@@ -379,6 +395,19 @@ _RESPONSES: dict[str, dict[str, Any] | None] = {
     "call_events": _array(_CALL_EVENT),
     "numbers": _array(_NUMBER),
     "number": _NUMBER,
+    "tenants": _array(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "label": {"type": "string"},
+                "calls": {"type": "integer"},
+                "live_calls": {"type": "integer"},
+                "commands": {"type": "integer"},
+                "webhooks": {"type": "integer"},
+            },
+        }
+    ),
 }
 
 _ERROR_SCHEMAS: dict[str, Any] = {
@@ -410,8 +439,8 @@ _ERROR_SCHEMAS: dict[str, Any] = {
 _ERROR_TEXT = {
     "400": "The body is not valid JSON",
     "401": "Missing or unknown API key (Authorization: Bearer ...)",
-    "404": "No such resource (Telnyx code 10005)",
     "413": "The body is larger than --max-body-bytes",
+    "404": "No such resource (10005) or call (90015) for this API key",
     "415": "The body is not application/json",
     "422": "Validation failed, or the call cannot take this command in its state",
     "429": "Too many live calls for this API key",
@@ -526,6 +555,8 @@ def _operation(
         errors += ["400", "413", "415", "422"]
     if params:
         errors.append("422")  # unknown call_control_id, or the call's state refuses the command
+        if emulator_own:
+            errors.append("404")  # the emulator's own routes answer an unknown call with 404
     if op.new_leg or op.status == 201:
         errors.append("429")
     errors.extend(op.errors)

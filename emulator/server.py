@@ -17,8 +17,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
+from starlette.types import Receive, Scope, Send
 
-from . import errors
+from . import dashboard, errors, event_stream
 from .api import Api, ApiRequest, ApiResponse
 from .clock import SystemClock
 from .config import Settings
@@ -152,8 +153,19 @@ def create_app(
     # Every request goes to the one endpoint, whatever its path or method: a Starlette route
     # would answer plain-text 404/405 itself for a path its pattern can't match (a %0A in a
     # call_control_id) or a method outside its list, which is not Telnyx's error shape.
+    # The dashboard's files and the event stream are the only paths not answered by Api.handle
+    # (static files, and a response that never ends); one dict lookup sends them elsewhere.
+    default = request_response(endpoint)
+    own = {**dashboard.routes(settings), **event_stream.routes()}
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        special = own.get(scope["path"])
+        if special is None and event_stream.wants_wait(scope):
+            special = event_stream.webhooks_wait_app
+        await (special or default)(scope, receive, send)
+
     app = Starlette(lifespan=lifespan)
-    app.router.default = request_response(endpoint)
+    app.router.default = dispatch
     app.state.api = api
     return app
 
