@@ -698,6 +698,8 @@ def serve(settings: Settings, *, out: Any = None) -> int:
     print(f"{PROG} {__version__} listening on {base}", file=out)
     print(f"  TELNYX_BASE_URL={base}/v2", file=out)
     print(f"  TELNYX_PUBLIC_KEY={api.signer.public_key}", file=out)
+    if not settings.no_admin:
+        print(f"  dashboard: {base}/_emulator/ui", file=out)
     print(f"  scenarios: {', '.join(s.name for s in scenarios)}", file=out)
     main_connection = next((spec for spec in settings.connections if spec.default), None)
     if main_connection is not None:  # what the app dials with (connection_id)

@@ -139,3 +139,28 @@ def test_idle_server_exits_at_once_without_warnings() -> None:
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0 and time.monotonic() - started < 3
     assert "undelivered" not in err and "Traceback" not in err
+
+
+def test_an_open_event_stream_does_not_hold_up_shutdown() -> None:
+    """A dashboard left open must not keep ``docker stop`` waiting: streams end on SIGTERM."""
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELNYX_EMULATOR_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    base = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+    with httpx.stream("GET", base + "/_emulator/events", timeout=10) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "event: ready"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and time.monotonic() - started < 3, err
+    assert "Traceback" not in err

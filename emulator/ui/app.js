@@ -257,6 +257,12 @@ function dispatch(msg) {
   }
   const ev = JSON.parse(msg.data);
   addActivity(ev);
+  if (ev.type === "attempt") {
+    // Kept whatever the tenant: a tenant the page has not listed yet may be picked next.
+    const list = state.signatures.get(ev.data.webhook_id) || [];
+    list.push({ attempt: ev.data.attempt.attempt, headers: ev.data.headers });
+    state.signatures.set(ev.data.webhook_id, list);
+  }
   if (!state.tenants.some((t) => t.id === ev.tenant)) {
     clearTimeout(tenantsReload);
     tenantsReload = setTimeout(refreshTenants, 200);
@@ -270,10 +276,6 @@ function dispatch(msg) {
     state.session = null;
     reloadTenant();
     return;
-  } else if (ev.type === "attempt") {
-    const list = state.signatures.get(ev.data.webhook_id) || [];
-    list.push({ attempt: ev.data.attempt.attempt, headers: ev.data.headers });
-    state.signatures.set(ev.data.webhook_id, list);
   }
   if (state.session && ev.call_session_id === state.session) {
     clearTimeout(sessionReload);
@@ -474,9 +476,11 @@ function renderTimeline() {
   const items = [];
   for (const c of sessionData.commands) items.push({ at: c.at, kind: "command", c });
   for (const w of sessionData.webhooks) items.push({ at: w.body.data.occurred_at, kind: "webhook", w });
-  // To the millisecond, a command comes before the webhooks it caused (it is journaled after).
-  const key = (i) => i.at.slice(0, 23) + (i.kind === "command" ? "0" : "1");
-  items.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  // A command is journaled just after the webhooks it caused: (chosen) it is drawn 1 ms earlier
+  // than its timestamp, so it comes before them.
+  const micros = (i) =>
+    Date.parse(i.at.slice(0, 23) + "Z") * 1000 + Number(i.at.slice(23, 26) || 0) - (i.kind === "command" ? 1000 : 0);
+  items.sort((a, b) => micros(a) - micros(b));
   const shown = items.slice(-TIMELINE_MAX);
   $("timeline").replaceChildren(
     ...(items.length > shown.length
@@ -532,6 +536,8 @@ const STATUS_MARK = {
   blocked: "✗ blocked (--webhook-allow)",
 };
 
+const STATUS_CLASS = { delivered: "ok", recorded: "ok", failed: "bad", blocked: "bad" };
+
 function webhookItem(w) {
   const failover = w.attempts.some((a) => w.url && a.url !== w.url);
   const summary = el(
@@ -541,7 +547,7 @@ function webhookItem(w) {
     el("span", { class: "dir", text: `emulator → app · leg ${legLetter(w.call_control_id)}` }),
     el("strong", { text: w.event_type }),
     ` ${w.method} `,
-    el("span", { class: w.status === "failed" || w.status === "blocked" ? "bad" : "ok", text: STATUS_MARK[w.status] || w.status }),
+    el("span", { class: STATUS_CLASS[w.status] || "", text: STATUS_MARK[w.status] || w.status }),
     ` · ${w.attempts.length} attempt${w.attempts.length === 1 ? "" : "s"}`,
     failover ? " · failover" : "",
     w.faults.length ? el("span", { class: "fault", text: ` ⚡ ${w.faults.join(", ")}` }) : null
