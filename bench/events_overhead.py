@@ -13,7 +13,8 @@ interleaved round by round so machine noise hits them alike:
 - ``page open``: this tree with one subscriber, so every command, webhook, call change is built,
   encoded and kept in the ring.
 
-Prints transfers/s and µs per transfer (median of the rounds, and the best round) for each, and the JSON.
+Prints transfers/s and µs per transfer (median of the rounds, and the best round) for each,
+and the JSON.
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ mode, n = sys.argv[3], int(sys.argv[4])
 api = build_api(Settings(time_scale=1.0, max_live_calls=10_000_000))
 headers = {"authorization": "Bearer k", "content-type": "application/json"}
 body = json.dumps({"from": "+18005550100", "to": "+18005550111"}).encode()
-ids = [
-    api.handle(ApiRequest("POST", "/_emulator/calls", headers, body)).payload["data"]["call_control_id"]
-    for _ in range(64)
-]
+calls = [api.handle(ApiRequest("POST", "/_emulator/calls", headers, body)) for _ in range(64)]
+ids = [c.payload["data"]["call_control_id"] for c in calls]
 raw = json.dumps(VALID_BODY).encode()
 reqs = [ApiRequest("POST", f"/v2/calls/{i}/actions/transfer", headers, raw) for i in ids]
 if mode == "page open":
