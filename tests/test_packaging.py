@@ -253,6 +253,8 @@ def test_wheel_carries_data_licence_and_version(installed: Installed) -> None:
     for path in (ROOT / "scenarios").glob("*.y*ml"):
         assert f"emulator/_bundled/scenarios/{path.name}" in names
     assert "emulator/py.typed" in names
+    for page_file in ("index.html", "app.js", "app.css"):  # the dashboard, served from the wheel
+        assert f"emulator/ui/{page_file}" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert f"\nVersion: {_version.__version__}\n" in metadata
     assert "License-Expression: MIT" in metadata
@@ -361,6 +363,10 @@ def test_image_command_serves_and_stops_cleanly(
     auth = {"Authorization": "Bearer KEY_PACKAGING"}
     with httpx.Client(base_url=url, headers=auth, timeout=10) as client:
         assert client.get("/_emulator/health").json() == {"data": {"status": "ok"}}
+        page = client.get("/_emulator/ui/app.js")  # the dashboard's files, from the wheel
+        assert (
+            page.status_code == 200 and page.content == (ROOT / "emulator/ui/app.js").read_bytes()
+        )
         call = client.post("/_emulator/calls", json={"from": "+15551230000", "to": "+15559870000"})
         assert call.status_code == 201, call.text
         ccid = call.json()["data"]["call_control_id"]
