@@ -634,6 +634,9 @@ def openapi_document(
 
 
 # Routes of other modules register themselves on import (after _ROUTES and route exist).
-from . import connections_api  # noqa: E402, F401
 # Routes of the emulator's own API kept in modules of their own (they import this one).
-from . import far_end, tenant_list  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    connections_api,
+    far_end,
+    tenant_list,
+)
