@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 HEAVY = (
     "emulator.api",
-    "emulator.mock",
+    "emulator.inprocess",
     "httpx",
     "respx",
     "starlette",
@@ -64,7 +64,7 @@ _FIRST_USE = """
 import time
 import pytest
 t = time.perf_counter()
-from emulator.mock import mock
+from emulator.inprocess import mock
 with mock():
     pass
 print(time.perf_counter() - t)
@@ -110,7 +110,7 @@ async def trivial_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def bench_fixture(runs: int) -> None:
-    from emulator.mock import mock
+    from emulator.inprocess import mock
 
     mock().start().stop()  # warm: first-time imports and schema compilation
     times: list[float] = []
@@ -125,7 +125,7 @@ def bench_fixture(runs: int) -> None:
 def _flows(send_transfer: str, n: int, profile: bool = False) -> list[float]:
     import httpx
 
-    from emulator.mock import mock
+    from emulator.inprocess import mock
 
     times: list[float] = []
     with mock(seed=1) as emu:

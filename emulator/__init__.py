@@ -17,8 +17,12 @@ __all__ = ["__version__", "mock"]
 
 def __getattr__(name: str) -> Any:
     # ``from emulator import mock`` without paying for the engine on ``import emulator``.
+    # The in-process emulator lives in ``emulator.inprocess``, not ``emulator.mock``: importing
+    # a submodule sets it as an attribute of the package, and a submodule named ``mock`` would
+    # replace this function with a module after its first use.
     if name == "mock":
-        from .mock import mock
+        from .inprocess import mock
 
+        globals()["mock"] = mock
         return mock
     raise AttributeError(f"module 'emulator' has no attribute {name!r}")

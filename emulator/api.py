@@ -6,12 +6,14 @@ parsing, validation, errors, dedup and the command journal are one implementatio
 :class:`Api` also owns what all tenants share: the clock, the timeline and the outbox that the
 front ends drive.
 
-Tenancy: the bearer token picks the tenant. Each API key has its own calls, commands and
-webhooks, so parallel CI jobs can share one emulator (moto's per-account backends).
+Tenancy: the bearer token picks the tenant. On the server each API key has its own calls,
+commands and webhooks, so parallel CI jobs can share one emulator (moto's per-account backends);
+in-process, every key reaches one tenant by default (see :mod:`emulator.tenancy`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import json
@@ -36,12 +38,25 @@ from .ids import IdFactory
 from .resources import schemas_dir
 from .scenarios import Scenario, ScenarioBook
 from .signing import Signer
-from .tenancy import TENANT_HEADER, open_admin, tenant_id
+from .tenancy import (
+    TENANT_HEADER,
+    explain_other_tenant,
+    named_calls,
+    open_admin,
+    owned_elsewhere,
+    tenant_for,
+    tenant_id,
+)
+from .tenancy import check as check_tenancy
 from .timeline import Timeline
 from .validation import Validators
 
 SCENARIO_HEADER = "x-emulator-scenario"
 OK: dict[str, Any] = {"data": {"result": "ok"}}
+# A bare path whose first segment looks like a Telnyx resource (calls, messages, phone_numbers):
+# (chosen) with /v2/..., what an unmatched request must look like to be journaled as not emulated.
+_TELNYX_LOOKING = re.compile(r"^/[a-z][a-z0-9_]*(?:/|$)")
+_ACTION = re.compile(r"/actions/(?P<action>[^/]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,7 @@ class Api:
         signer: Signer | None = None,
     ) -> None:
         self.settings = settings
+        self.tenancy = check_tenancy(settings.tenancy)
         self.clock = clock
         self.ids = IdFactory(settings.seed)
         self.scenarios = scenarios or ScenarioBook.load(settings.scenario_dirs)
@@ -154,6 +170,7 @@ class Api:
     # -- driving ------------------------------------------------------------------------------
 
     def tenant(self, api_key: str) -> Engine:
+        api_key = tenant_for(self.tenancy, api_key)
         engine = self.tenants.get(api_key)
         if engine is None:
             engine = self.tenants[api_key] = Engine(
@@ -198,6 +215,7 @@ class Api:
         path = request.path
         if path.startswith("/v2/") or path == "/v2":
             path = path[3:] or "/"
+        key, engine = "", None
         try:
             matched: tuple[Route, re.Match[str]] | None = None
             allowed: list[str] = []
@@ -212,7 +230,7 @@ class Api:
             if matched is None:
                 if allowed:
                     raise errors.method_not_allowed(request.method, request.path, allowed)
-                raise errors.route_not_found(request.path)
+                raise self._not_emulated(request, path)
             r, m = matched
             if r.admin:
                 self._check_admin(request)
@@ -224,10 +242,62 @@ class Api:
                 key = self._authenticate(request)
             engine = self.tenant(key)
             if r.command:
-                return self._command_with_faults(r, request, engine, m)
-            return r.handler(self, request, engine, m)
+                response = self._command_with_faults(r, request, engine, m)
+            else:
+                response = r.handler(self, request, engine, m)
         except ApiFailure as failure:
-            return ApiResponse(failure.status, failure.body(), dict(failure.headers))
+            response = ApiResponse(failure.status, failure.body(), dict(failure.headers))
+        if response.status == 422 and engine is not None and len(self.tenants) > 1:
+            self._explain_other_tenant(request, key, engine, response)
+        return response
+
+    def _not_emulated(self, request: ApiRequest, path: str) -> ApiFailure:
+        """A Telnyx route the emulator does not implement: 404, and, for an authenticated
+        request, an entry in the key's command journal (``result: not_emulated``), so a user
+        sees in ``/_emulator/commands`` which of the app's calls went unanswered."""
+        failure = errors.route_not_found(request.path)
+        if path.startswith("/_emulator") or not (
+            request.path.startswith("/v2/") or _TELNYX_LOOKING.match(request.path)
+        ):
+            return failure
+        try:
+            key = self._authenticate(request)
+        except ApiFailure:
+            return failure
+        body: Any = None
+        # The journal shows what it can of the body; the method and path say the rest.
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            body = json.loads(request.body) if request.body.strip() else None
+        action = _ACTION.search(path)
+        ids = named_calls(path, None)
+        self.tenant(key).journal_command(
+            method=request.method,
+            path=request.path,
+            command=action["action"] if action else path.strip("/").split("/", 1)[0],
+            call_control_id=ids[0] if ids else None,
+            body=body,
+            status=failure.status,
+            result="not_emulated",
+            errors_=[e.to_json() for e in failure.errors],
+        )
+        return failure
+
+    def _explain_other_tenant(
+        self, request: ApiRequest, key: str, engine: Engine, response: ApiResponse
+    ) -> None:
+        """A command named a call that exists under another API key: say so in the 422's
+        detail (and its journal entry), without naming the other key."""
+        body = response.journal.get("body") if response.journal is not None else None
+        call_control_id = owned_elsewhere(
+            self.tenants, tenant_for(self.tenancy, key), named_calls(request.path, body)
+        )
+        if call_control_id is None or not isinstance(response.payload, dict):
+            return
+        explain_other_tenant(response.payload.get("errors", []), call_control_id)
+        if response.journal is not None and explain_other_tenant(
+            response.journal["errors"], call_control_id
+        ):
+            engine.commands.amend(response.journal)
 
     def _check_admin(self, request: ApiRequest) -> None:
         if self.settings.no_admin:

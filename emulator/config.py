@@ -23,6 +23,7 @@ class Settings:
     time_scale: float = 1.0
     strict: bool = False
     api_keys: tuple[str, ...] = ()  # empty = any non-empty bearer token is accepted
+    tenancy: str = "per_key"  # or "single": every API key reaches one tenant (emulator/tenancy.py)
     scenario_dirs: tuple[Path, ...] = ()
     signing_key: str | None = None  # Base64 Ed25519 seed; None = a fresh key per start
     seed: int | None = None  # makes IDs reproducible

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from emulator.mock import TelnyxEmulator
+    from emulator.inprocess import TelnyxEmulator
 
 MARKER = (
     "telnyx_emulator(scenarios=(), scenario=None, time_scale=1.0, seed=None, base_url=None, "
     "api_key=None, strict=False, signing_key=None, start=None, webhook_url=..., env=True, "
     "retry_delays=None, delivery=None, command_faults=None, config=<rootdir>/telnyx-emulator.yaml, "
-    "connections=(), unknown_connections='accept'): options of the telnyx_emulator fixture "
-    "(see emulator.mock.mock)"
+    "connections=(), unknown_connections='accept', tenancy='single'): options of the "
+    "telnyx_emulator fixture (see emulator.mock)"
 )
 
 
@@ -50,7 +50,7 @@ def telnyx_emulator(request: pytest.FixtureRequest) -> Iterator[TelnyxEmulator]:
     Configure it with ``@pytest.mark.telnyx_emulator(...)`` (on the test, class or module; the
     closest marker wins per option).
     """
-    from emulator.mock import mock
+    from emulator.inprocess import mock
 
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("telnyx_emulator"))):

@@ -15,7 +15,7 @@ import pytest
 import telnyx
 
 from emulator import config_file
-from emulator.mock import mock
+from emulator.inprocess import mock
 
 from .conftest import API_KEY
 from .harness import Harness

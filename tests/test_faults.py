@@ -26,7 +26,7 @@ import pytest
 import telnyx
 import yaml
 
-from emulator.mock import TelnyxEmulator, mock
+from emulator.inprocess import TelnyxEmulator, mock
 
 from .conftest import API_KEY
 from .harness import T0, Harness

@@ -7,6 +7,7 @@ import base64
 import http.server
 import json
 import os
+import subprocess
 import sys
 import threading
 import warnings
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.mock import EmulatorError, TelnyxEmulator, Webhook, mock
+from emulator.inprocess import EmulatorError, TelnyxEmulator, Webhook, mock
 
 # Installed, the package's pytest11 entry point loads the plugin before this module is imported.
 # A bare checkout has no entry point: load it here, and take the marker before the plugin has
@@ -523,9 +524,7 @@ def test_marker_strict_rejects_unknown_fields(telnyx_emulator: TelnyxEmulator) -
 
 
 @emulator_mark(base_url="http://telnyx.internal:8080/proxy/v2", api_key="KEY_FROM_MARKER")
-def test_marker_base_url_and_api_key(
-    telnyx_emulator: TelnyxEmulator, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_marker_base_url_and_api_key(telnyx_emulator: TelnyxEmulator) -> None:
     assert os.environ["TELNYX_BASE_URL"] == "http://telnyx.internal:8080/proxy/v2"
     assert os.environ["TELNYX_API_KEY"] == "KEY_FROM_MARKER"
     call = telnyx_emulator.create_call()
@@ -533,14 +532,99 @@ def test_marker_base_url_and_api_key(
     client.calls.actions.transfer(call.call_control_id, to=ANSWERED)
     [command] = telnyx_emulator.commands
     assert command["path"] == f"/v2/calls/{call.call_control_id}/actions/transfer"
-    # Another API key is another tenant: it doesn't see the call, and the log says why.
+
+
+# An app that built its client at import time, from its own settings, before any fixture ran.
+APP_CLIENT = telnyx.Telnyx(
+    api_key="KEY_FROM_APP_SETTINGS", base_url="https://api.telnyx.com/v2", max_retries=0
+)
+
+
+def test_a_test_is_one_world_whatever_key_the_app_uses(telnyx_emulator: TelnyxEmulator) -> None:
+    call = telnyx_emulator.create_call(webhook_url=HOOK)
+    APP_CLIENT.calls.actions.answer(call.call_control_id)
+    other = telnyx.Telnyx(api_key="KEY_SOMEONE_ELSE", max_retries=0)
+    placed = other.calls.dial(
+        connection_id="1234567890", from_=APP_NUMBER, to=ANSWERED, webhook_url=HOOK
+    )
+    telnyx_emulator.run_until_idle(60)
+    # Everything any key did is in the fixture's views.
+    assert [c["command"] for c in telnyx_emulator.commands] == ["answer", "dial"]
+    legs = {leg["call_control_id"]: leg for leg in telnyx_emulator.calls}
+    assert legs[call.call_control_id]["state"] == "answered"
+    assert placed.data.call_control_id in legs
+    assert "call.answered" in telnyx_emulator.events(call.call_control_id)
+    assert "call.answered" in telnyx_emulator.events(placed.data.call_control_id)
+    # And every key sees the same calls.
+    status = APP_CLIENT.calls.retrieve_status(placed.data.call_control_id)
+    assert status.data.call_control_id == placed.data.call_control_id
+
+
+def test_one_world_in_mock_too() -> None:
+    with mock() as emulator:
+        call = emulator.create_call()
+        APP_CLIENT.calls.actions.hangup(call.call_control_id)
+        assert emulator.call(call.call_control_id)["state"] == "hangup"
+
+
+@emulator_mark(tenancy="per_key", api_key="KEY_FROM_MARKER")
+def test_per_key_tenants_on_request(
+    telnyx_emulator: TelnyxEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    call = telnyx_emulator.create_call()
+    # Another API key is another tenant: it doesn't see the call; the 422 and the log say why.
     other = telnyx.Telnyx(api_key="KEY_OTHER", max_retries=0)
     with (
         caplog.at_level("WARNING", logger="telnyx_emulator.mock"),
-        pytest.raises(telnyx.UnprocessableEntityError),
+        pytest.raises(telnyx.UnprocessableEntityError) as raised,
     ):
         other.calls.actions.hangup(call.call_control_id)
     assert "belongs to API key 'KEY_FROM_MARKER', but the request used 'KEY_OTHER'" in caplog.text
+    [error] = raised.value.body["errors"]  # type: ignore[index]
+    assert error["code"] == "90015"
+    assert "created with another API key" in error["detail"]
+    assert "KEY_FROM_MARKER" not in error["detail"]
+    # The other key's command is in its own journal, not the fixture's.
+    assert telnyx_emulator.commands == []
+    assert telnyx_emulator.call(call.call_control_id)["state"] == "parked"
+
+
+def test_unknown_tenancy_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="did you mean 'per_key'"):
+        mock(tenancy="perkey")
+
+
+def test_emulator_mock_stays_the_function_after_use(tmp_path: Any) -> None:
+    """``emulator.mock`` once was shadowed by the ``emulator.mock`` submodule after first use."""
+    code = (
+        "import emulator\n"
+        "for _ in range(2):\n"
+        "    with emulator.mock() as telnyx:\n"
+        "        telnyx.create_call()\n"
+        "import emulator.inprocess\n"
+        "from emulator import mock\n"
+        "assert callable(emulator.mock) and emulator.mock is mock\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_route_not_emulated_is_journaled(telnyx_emulator: TelnyxEmulator) -> None:
+    call = telnyx_emulator.create_call()
+    client = telnyx.Telnyx(max_retries=0)
+    with pytest.raises(telnyx.NotFoundError):
+        client.calls.actions.speak(call.call_control_id, payload="Hello", voice="female")
+    [entry] = telnyx_emulator.commands
+    assert entry["result"] == "not_emulated"
+    assert entry["status"] == 404
+    assert entry["method"] == "POST"
+    assert entry["path"] == f"/v2/calls/{call.call_control_id}/actions/speak"
+    assert entry["command"] == "speak"
+    assert entry["call_control_id"] == call.call_control_id
+    assert entry["body"]["payload"] == "Hello"
+    # The emulator's own API is not journaled.
+    assert telnyx_emulator.request("GET", "/_emulator/nothing").status == 404
+    assert len(telnyx_emulator.commands) == 1
 
 
 @emulator_mark(scenarios=["tests/does-not-exist"])

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from emulator.mock import mock
+from emulator.inprocess import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 

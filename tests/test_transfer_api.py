@@ -347,3 +347,53 @@ def test_every_invalid_body_through_the_sdk(
         )
     errors = info.value.body["errors"]  # type: ignore[index]
     assert (code, pointer) in {(e["code"], e["source"]["pointer"]) for e in errors}
+
+
+def test_a_call_of_another_key_is_named_in_the_422(emulator: EmulatorServer) -> None:
+    """The server keeps per-key tenants, but says why another key's call is "not valid"."""
+    call = new_call(emulator, key="KEY_CREATOR")["call_control_id"]
+    other = telnyx.Telnyx(api_key="KEY_OTHER", base_url=emulator.base_url, max_retries=0)
+    with pytest.raises(telnyx.UnprocessableEntityError) as raised:
+        other.calls.actions.transfer(call, to="+13125550100")
+    [error] = raised.value.body["errors"]  # type: ignore[index]
+    assert error["code"] == "90015" and error["source"] == {"pointer": "/call_control_id"}
+    assert f"call {call} exists, but was created with another API key" in error["detail"]
+    assert "KEY_CREATOR" not in json.dumps(raised.value.body)
+    [entry] = commands(emulator, key="KEY_OTHER")
+    assert entry["errors"][0]["detail"] == error["detail"]
+    with pytest.raises(telnyx.UnprocessableEntityError) as raised:
+        other.calls.retrieve_status(call)
+    assert "another API key" in raised.value.body["errors"][0]["detail"]  # type: ignore[index]
+    # A call that exists nowhere keeps Telnyx's own words.
+    with pytest.raises(telnyx.UnprocessableEntityError) as raised:
+        other.calls.actions.hangup("v3:nowhere")
+    detail = raised.value.body["errors"][0]["detail"]  # type: ignore[index]
+    assert detail == "The call_control_id provided was not valid."
+    assert commands(emulator, key="KEY_CREATOR") == []
+
+
+def test_routes_not_emulated_are_journaled(emulator: EmulatorServer) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    call = new_call(emulator)["call_control_id"]
+    r = httpx.post(
+        f"{emulator.base_url}/calls/{call}/actions/gather_using_ai", headers=headers, json={"a": 1}
+    )
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "10005"
+    httpx.get(f"{emulator.url}/messages/abc", headers=headers)  # bare path, Telnyx-looking
+    httpx.get(f"{emulator.url}/v2/_emulator/nothing", headers=headers)  # the emulator's own: no
+    httpx.get(f"{emulator.url}/favicon.ico", headers=headers)  # not Telnyx-looking: no
+    httpx.get(f"{emulator.base_url}/phone_numbers")  # unauthenticated: no
+    entries = commands(emulator)
+    assert [(e["method"], e["path"], e["command"], e["result"], e["status"]) for e in entries] == [
+        (
+            "POST",
+            f"/v2/calls/{call}/actions/gather_using_ai",
+            "gather_using_ai",
+            "not_emulated",
+            404,
+        ),
+        ("GET", "/messages/abc", "messages", "not_emulated", 404),
+    ]
+    assert entries[0]["call_control_id"] == call and entries[0]["body"] == {"a": 1}
+    r = httpx.get(f"{emulator.url}/_emulator/commands?call_control_id={call}", headers=headers)
+    assert [e["result"] for e in r.json()["data"]] == ["not_emulated"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import telnyx
 
-from emulator.mock import TelnyxEmulator
+from emulator.inprocess import TelnyxEmulator
 
 from .app import FIRST_DESTINATION, SECOND_DESTINATION, create_app, decode_state
 

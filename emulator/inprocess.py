@@ -34,7 +34,6 @@ import io
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -56,6 +55,8 @@ from .config import Settings
 from .connections import ConnectionSpec
 from .delivery import Attempt
 from .faults import CommandFaults, DeliveryPolicy
+from .tenancy import CALL_PATH, SINGLE
+from .tenancy import check as check_tenancy
 
 if TYPE_CHECKING:
     import telnyx
@@ -109,6 +110,7 @@ OPTIONS = (
     "config",
     "connections",
     "unknown_connections",
+    "tenancy",
 )
 
 T = TypeVar("T")
@@ -226,6 +228,7 @@ class TelnyxEmulator:
         config: str | os.PathLike[str] | None = None,
         connections: Sequence[Mapping[str, Any]] = (),
         unknown_connections: str = "accept",
+        tenancy: str = SINGLE,
     ) -> None:
         if isinstance(scenarios, (str, os.PathLike)):
             scenarios = [scenarios]
@@ -253,6 +256,7 @@ class TelnyxEmulator:
             connections=specs,
             unknown_connections=unknown_connections,
             config_file=None if config is None else Path(config),
+            tenancy=check_tenancy(tenancy),
             **overrides,
         )
         self.clock = VirtualClock(start)
@@ -558,18 +562,20 @@ class TelnyxEmulator:
         return httpx.Response(result.status, headers=out_headers, content=content)
 
     def _hint_other_tenant(self, path: str, authorization: str) -> None:
-        """The classic mistake: a client built with another API key than the fixture's, which
-        is another tenant, so the fixture's calls are "not found". Say so in the test's log."""
-        match = _CALL_PATH.match(path)
+        """With ``tenancy="per_key"``, the classic mistake: a client built with another API key
+        than the fixture's, which is another tenant, so the fixture's calls are "not found". The
+        422 says so without naming keys (as the server's does); the test's log names both."""
+        match = CALL_PATH.match(path)
         if match is None:
             return
         used = authorization.partition(" ")[2].strip()
         for key, engine in list(self.api.tenants.items()):
             if key != used and engine.calls.get(match["id"]) is not None:
                 log.warning(
-                    "call %s belongs to API key %r, but the request used %r: each API key is "
-                    "its own tenant. Build the client with telnyx.Telnyx() (the fixture sets "
-                    "TELNYX_API_KEY) or api_key=telnyx_emulator.api_key.",
+                    "call %s belongs to API key %r, but the request used %r: with "
+                    "tenancy='per_key' each API key is its own tenant. Build the client with "
+                    "telnyx.Telnyx() (the fixture sets TELNYX_API_KEY) or "
+                    "api_key=telnyx_emulator.api_key.",
                     match["id"],
                     key,
                     used,
@@ -735,7 +741,9 @@ def mock(**options: Any) -> TelnyxEmulator:
     ``command_faults`` (``{"mode": "429", "count": 2}`` or ``"429:2"``), ``config`` (a
     telnyx-emulator.yaml: its connections, numbers and scenarios), ``connections`` (more
     connections, as the file's entries: ``[{"webhook_event_url": ..., "numbers": [...]}]``),
-    ``unknown_connections`` (``"accept"`` or ``"reject"`` a Dial on an unknown connection_id).
+    ``unknown_connections`` (``"accept"`` or ``"reject"`` a Dial on an unknown connection_id),
+    ``tenancy`` (``"single"``, the default: every API key reaches the test's one world;
+    ``"per_key"``: each key is its own tenant, as on the server).
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
@@ -746,7 +754,6 @@ def mock(**options: Any) -> TelnyxEmulator:
 # -- in-process delivery ----------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CALL_PATH = re.compile(r"^(?:/v2)?/calls/(?P<id>[^/]+)")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
