@@ -1,9 +1,12 @@
 """Where the bundled data files live.
 
 ``schemas/`` and ``scenarios/`` are top-level directories of the repository because they are data
-that users read and copy, not code. A wheel carries them as ``emulator._bundled.*`` (see
-``pyproject.toml``); a checkout or editable install reads them straight from the repository. Both
-paths go through here so nothing else has to know which kind of install it is running from.
+that users read and copy, not code. ``emulator/_bundled/schemas`` and
+``emulator/_bundled/scenarios`` are symlinks to them, so a wheel carries them inside the package
+(see ``pyproject.toml``) and a checkout or editable install reads the repository's own files
+through the same path. A checkout
+without symlinks (Git on Windows without ``core.symlinks``) falls back to the top-level
+directories. Both go through here so nothing else has to know what kind of install it runs from.
 """
 
 from __future__ import annotations

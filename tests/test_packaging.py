@@ -160,6 +160,7 @@ def _copy_sources(stage: Stage, repo: Path, dest_root: Path) -> Path:
                     shutil.copytree(
                         src,
                         target_dir,
+                        symlinks=True,  # as COPY does: emulator/_bundled/* stay symlinks
                         dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
                     )
@@ -260,6 +261,38 @@ def test_wheel_carries_data_licence_and_version(installed: Installed) -> None:
     assert "License-Expression: MIT" in metadata
     assert "telnyx-emulator = emulator.cli:main" in entry_points
     assert not any(n.startswith(("tests/", "schemas/", "scenarios/")) for n in names)
+
+
+def test_editable_install_is_quiet_and_reads_the_checkout(tmp_path: Path) -> None:
+    """`pip install -e .` (what .ci/run does) once warned "Editable installation ... Please be
+    careful with folders in your working directory" on every run: the package-dir mapping of
+    schemas/ and scenarios/ made setuptools use its meta path finder. Now a plain .pth does."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    python = str(venv / BIN / "python")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "-e", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "Warning" not in output and "Editable installation" not in output, output
+    probe = "from emulator.resources import schemas_dir, scenarios_dir; print(schemas_dir())"
+    shown = subprocess.run(
+        [python, "-c", probe + "; print(scenarios_dir())"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    schemas, scenarios = (Path(line) for line in shown.stdout.split())
+    assert (schemas / "transfer_request.schema.json").is_file()
+    assert (scenarios / "busy.yaml").is_file()
 
 
 def test_version_and_licence_have_one_home() -> None:
