@@ -8,13 +8,16 @@ says what is wrong and exit status 2: never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
+import re
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,7 +39,41 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        # argparse names the choices of a near miss but not the one meant: add it.
+        invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if invalid is not None:
+            choices = [c.strip(" '") for c in invalid[2].split(",")]
+            message += _did_you_mean(invalid[1], choices)
         raise UsageError(message, self.prog)
+
+
+def _did_you_mean(word: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _unrecognized(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> UsageError:
+    """Options the chosen subcommand does not know, reported by that subcommand.
+
+    argparse reports them from the top-level parser, which sends the user to
+    ``telnyx-emulator --help``; the options are explained in the subcommand's help."""
+    current = parser
+    while True:
+        subparsers = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subparsers[0].dest, None) if subparsers else None
+        if name is None:
+            break
+        current = subparsers[0].choices[name]
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    options = sorted(current._option_string_actions)
+    for word in extra:
+        if word.startswith("--"):
+            hint = _did_you_mean(word.split("=", 1)[0], options)
+            if hint:
+                return UsageError(message + hint, current.prog)
+    return UsageError(message, current.prog)
 
 
 def _positive_float(text: str) -> float:
@@ -106,7 +143,10 @@ def _connection_id(text: str) -> str:
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text.lower() not in choices:
-            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be one of {', '.join(choices)}, got {text!r}"
+                + _did_you_mean(text.lower(), choices)
+            )
         return text.lower()
 
     return parse
@@ -539,8 +579,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _from_env(dest: str, parse: Callable[[str], Any] | None, multiple: bool) -> Any:
-    raw = os.environ.get(_env_name(dest))
+ENV_FILE = ".env"
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """The ``TELNYX_EMULATOR_*`` settings of ``./.env``, which ``serve`` and ``health`` read.
+
+    README and ``keygen`` suggest ``telnyx-emulator keygen > .env`` to pin the signing key; a
+    server that ignored the file would silently make a new key on every start. The environment
+    wins over the file (the usual dotenv rule), so CI and Docker settings are never overridden.
+    Other names in the file (``TELNYX_PUBLIC_KEY``, the app's own) are left to the app.
+    """
+
+    path: Path
+    values: Mapping[str, str]
+
+    @classmethod
+    def load(cls, path: Path = Path(ENV_FILE)) -> EnvFile:
+        if not path.is_file():
+            return cls(path, {})
+        from dotenv import dotenv_values
+
+        values = {
+            name: value
+            for name, value in dotenv_values(path).items()
+            if name.startswith(ENV_PREFIX) and value is not None
+        }
+        return cls(path, values)
+
+    @property
+    def used(self) -> list[str]:
+        return sorted(n for n in self.values if n not in os.environ)
+
+    @property
+    def overridden(self) -> list[str]:
+        return sorted(n for n in self.values if n in os.environ)
+
+    def get(self, name: str) -> str | None:
+        return os.environ.get(name, self.values.get(name))
+
+
+_NO_ENV_FILE = EnvFile(Path(ENV_FILE), {})
+
+
+def _from_env(
+    dest: str, parse: Callable[[str], Any] | None, multiple: bool, env: EnvFile = _NO_ENV_FILE
+) -> Any:
+    raw = env.get(_env_name(dest))
     if raw is None or raw == "":
         return None
     try:
@@ -553,8 +639,8 @@ def _from_env(dest: str, parse: Callable[[str], Any] | None, multiple: bool) -> 
         raise UsageError(f"{_env_name(dest)}: {exc}") from None
 
 
-def _env_flag(dest: str) -> bool:
-    raw = os.environ.get(_env_name(dest), "").strip().lower()
+def _env_flag(dest: str, env: EnvFile = _NO_ENV_FILE) -> bool:
+    raw = (env.get(_env_name(dest)) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
@@ -564,19 +650,20 @@ def _env_flag(dest: str) -> bool:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, env: EnvFile = _NO_ENV_FILE) -> Settings:
+    """The flags, else the environment, else ``env`` (``./.env``), else the defaults."""
     values: dict[str, Any] = {}
     for _flag, dest, parse, default, _help, multiple in SERVE_OPTIONS:
         value = getattr(args, dest)
         if value is None:
-            value = _from_env(dest, parse, multiple)
+            value = _from_env(dest, parse, multiple, env)
         values[dest] = default if value is None else value
     strict = args.strict
     if strict is None:
-        strict = _env_flag("strict")
+        strict = _env_flag("strict", env)
     no_admin = args.no_admin
     if no_admin is None:
-        no_admin = _env_flag("no_admin")
+        no_admin = _env_flag("no_admin", env)
     connections, scenario_paths, config_path = _connections(values)
     return Settings(
         host=values["host"],
@@ -637,7 +724,7 @@ def _connections(
     return specs, (loaded.scenario_paths if loaded is not None else ()), path
 
 
-def serve(settings: Settings, *, out: Any = None) -> int:
+def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FILE) -> int:
     import uvicorn
 
     from . import logs
@@ -714,22 +801,27 @@ def serve(settings: Settings, *, out: Any = None) -> int:
             f"{spec.fields.get('webhook_event_url')}; {numbers}",
             file=out,
         )
+    if env_file.used:
+        print(f"  read from {env_file.path}: {', '.join(env_file.used)}", file=out)
+    if env_file.overridden:
+        shown = ", ".join(env_file.overridden)
+        print(f"  ignored in {env_file.path} (set in the environment): {shown}", file=out)
     out.flush()
     server.run(sockets=[sock])
     return 0
 
 
-def health(url: str | None, wait: float, out: Any = None) -> int:
+def health(url: str | None, wait: float, out: Any = None, env_file: EnvFile = _NO_ENV_FILE) -> int:
     import time
     import urllib.error
     import urllib.request
 
     out = out or sys.stdout
     if url is None:
-        url = os.environ.get(URL_ENV, "").strip() or None
+        url = (env_file.get(URL_ENV) or "").strip() or None
     if url is None:
-        port = _from_env("port", _port, False)
-        host = os.environ.get(_env_name("host"), "").strip()
+        port = _from_env("port", _port, False, env_file)
+        host = (env_file.get(_env_name("host")) or "").strip()
         if host in ("", "0.0.0.0", "::", "[::]"):
             host = "127.0.0.1"
         elif ":" in host and not host.startswith("["):
@@ -865,11 +957,14 @@ def config_command(args: argparse.Namespace, out: Any = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise _unrecognized(parser, args, extra)
         if args.command == "serve":
-            return serve(settings_from_args(args))
+            env_file = EnvFile.load()
+            return serve(settings_from_args(args, env_file), env_file=env_file)
         if args.command == "health":
-            return health(args.url, args.wait)
+            return health(args.url, args.wait, env_file=EnvFile.load())
         if args.command == "keygen":
             return keygen(args.format)
         if args.command == "scenarios":

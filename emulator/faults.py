@@ -21,6 +21,7 @@ Every fault that fires is recorded on the webhook attempt or command it hit.
 
 from __future__ import annotations
 
+import difflib
 import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -31,6 +32,39 @@ CommandFaultMode = Literal["429", "500", "timeout"]
 
 class FaultSpecError(ValueError):
     """A fault specification that cannot be understood; the message says why."""
+
+
+# The words of the CLI form that stand alone, and the settings that take a value.
+_DELIVERY_WORDS = ("in_order", "shuffled", "duplicate", "drop_first")
+_DELIVERY_SETTINGS = (
+    "order",
+    "jitter",
+    "duplicate",
+    "delay",
+    "delay_min",
+    "delay_max",
+    "drop_first",
+    "signature",
+    "signature_rate",
+)
+_DELIVERY_FORMS = (
+    "in_order, shuffled, jitter=SECS, duplicate[=P], drop_first[=P], delay=SECS[-SECS], "
+    "signature=bad|stale|missing, signature_rate=P"
+)
+COMMAND_FAULT_MODES = ("429", "500", "timeout")
+
+
+def did_you_mean(word: str, known: tuple[str, ...] | list[str]) -> str:
+    """``"did you mean 'x'? "`` for a near miss of one of ``known``, else ``""``: a typo in a
+    fault spec is common enough (``shuffle`` for ``shuffled``) to be worth naming the fix."""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _unknown(kind: str, word: str, known: tuple[str, ...] | list[str]) -> FaultSpecError:
+    return FaultSpecError(
+        f"unknown {kind} {word!r}; {did_you_mean(word, known)}known: {', '.join(known)}"
+    )
 
 
 def _probability(name: str, value: Any) -> float:
@@ -83,13 +117,12 @@ class DeliveryPolicy:
         known = {f.name for f in fields(cls)} | {"delay"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise FaultSpecError(
-                f"unknown delivery setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+            raise _unknown("delivery setting", unknown[0], sorted(known))
         values: dict[str, Any] = {}
         if "order" in data:
             if data["order"] not in ("in_order", "shuffled"):
-                raise FaultSpecError("order must be 'in_order' or 'shuffled'")
+                hint = did_you_mean(str(data["order"]), ["in_order", "shuffled"])
+                raise FaultSpecError(f"order must be 'in_order' or 'shuffled'; {hint}".strip())
             values["order"] = data["order"]
         for name in ("duplicate", "drop_first", "signature_rate"):
             if name in data:
@@ -102,7 +135,10 @@ class DeliveryPolicy:
             values["delay_min"], values["delay_max"] = low, high
         if "signature" in data:
             if data["signature"] not in ("none", "bad", "stale", "missing"):
-                raise FaultSpecError("signature must be one of none, bad, stale, missing")
+                hint = did_you_mean(str(data["signature"]), ["none", "bad", "stale", "missing"])
+                raise FaultSpecError(
+                    f"signature must be one of none, bad, stale, missing; {hint}".strip()
+                )
             values["signature"] = data["signature"]
         policy = replace(DEFAULT_DELIVERY, **values)
         if policy.delay_max < policy.delay_min:
@@ -126,7 +162,13 @@ class DeliveryPolicy:
                 if name in ("duplicate", "drop_first"):
                     data[name] = 1.0
                     continue
-                raise FaultSpecError(f"{name!r} needs a value, like {name}=0.5")
+                if name in _DELIVERY_SETTINGS:
+                    raise FaultSpecError(f"{name!r} needs a value, like {name}=0.5")
+                raise FaultSpecError(
+                    f"unknown delivery setting {name!r}; "
+                    f"{did_you_mean(name, [*_DELIVERY_WORDS, *_DELIVERY_SETTINGS])}"
+                    f"known: {_DELIVERY_FORMS}"
+                )
             if name == "delay" and "-" in value:
                 low, _, high = value.partition("-")
                 data["delay"] = [low, high]
@@ -165,8 +207,11 @@ class CommandFaults:
         if not isinstance(data, dict):
             raise FaultSpecError("command faults must be an object")
         mode = str(data.get("mode", "429"))
-        if mode not in ("429", "500", "timeout"):
-            raise FaultSpecError("mode must be one of 429, 500, timeout")
+        if mode not in COMMAND_FAULT_MODES:
+            raise FaultSpecError(
+                f"mode must be one of 429, 500, timeout, got {mode!r}; "
+                f"{did_you_mean(mode, COMMAND_FAULT_MODES)}".strip().removesuffix(";")
+            )
         count = data.get("count")
         if count is not None and (not isinstance(count, int) or count < 0):
             raise FaultSpecError("count must be a whole number")

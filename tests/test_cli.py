@@ -110,6 +110,95 @@ def test_bad_options_get_one_line(
 
 
 @pytest.mark.parametrize(
+    ("argv", "says", "help_of"),
+    [
+        (
+            ["serve", "--delivery", "shuffle"],
+            "unknown delivery setting 'shuffle'; did you mean 'shuffled'? known: in_order, "
+            "shuffled,",
+            "telnyx-emulator serve",
+        ),
+        (
+            ["serve", "--delivery", "shuffled,duplicat=0.2"],
+            "did you mean 'duplicate'?",
+            "telnyx-emulator serve",
+        ),
+        (["serve", "--command-faults", "492:3"], "did you mean '429'?", "telnyx-emulator serve"),
+        (
+            ["serve", "--prot", "8788"],
+            "unrecognized arguments: --prot 8788; did you mean --port?",
+            "telnyx-emulator serve",
+        ),
+        (["serve", "--bogus"], "unrecognized arguments: --bogus", "telnyx-emulator serve"),
+        (["serve", "--log-format", "jsno"], "did you mean json?", "telnyx-emulator serve"),
+        (["srve"], "did you mean serve?", "telnyx-emulator"),
+        (["keygen", "--format", "jsn"], "did you mean json?", "telnyx-emulator keygen"),
+        (["scenarios", "chek", "x"], "did you mean check?", "telnyx-emulator scenarios"),
+        (
+            ["scenarios", "list", "--scenarios-dir", "x"],
+            "unrecognized arguments: --scenarios-dir x; did you mean --scenarios?",
+            "telnyx-emulator scenarios list",
+        ),
+    ],
+)
+def test_near_misses_name_the_fix_and_the_right_help(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str, help_of: str
+) -> None:
+    code, _out, err = main(capsys, *argv)
+    assert code == 2
+    line = one_error_line(err)
+    assert says in line
+    assert line.endswith(f"(see '{help_of} --help')")
+
+
+def test_serve_reads_dot_env_and_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``keygen > .env`` pins the key for ``serve`` started in that directory; the environment
+    wins over the file."""
+    monkeypatch.chdir(tmp_path)
+    signer = Signer()
+    (tmp_path / ".env").write_text(
+        f"TELNYX_EMULATOR_SIGNING_KEY={signer.private_key_base64}\n"
+        f"TELNYX_PUBLIC_KEY={signer.public_key}\n"
+        "export TELNYX_EMULATOR_TIME_SCALE='0.5'\n"
+        "TELNYX_EMULATOR_SEED=7\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TELNYX_EMULATOR_SEED", "8")
+    env_file = cli.EnvFile.load()
+    settings = cli.settings_from_args(cli.build_parser().parse_args(["serve"]), env_file)
+    assert settings.signing_key == signer.private_key_base64
+    assert settings.time_scale == 0.5
+    assert settings.seed == 8  # the environment wins
+    assert env_file.used == ["TELNYX_EMULATOR_SIGNING_KEY", "TELNYX_EMULATOR_TIME_SCALE"]
+    assert env_file.overridden == ["TELNYX_EMULATOR_SEED"]
+    # And the real command, as a user runs it: the banner shows the pinned key and says why.
+    monkeypatch.delenv("TELNYX_EMULATOR_SEED")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(5)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert banner[2].strip() == f"TELNYX_PUBLIC_KEY={signer.public_key}"
+    assert banner[4].strip() == (
+        "read from .env: TELNYX_EMULATOR_SEED, TELNYX_EMULATOR_SIGNING_KEY, "
+        "TELNYX_EMULATOR_TIME_SCALE"
+    )
+
+
+@pytest.mark.parametrize(
     ("name", "value", "says"),
     [
         ("PORT", "abc", "TELNYX_EMULATOR_PORT: expected a port number, got 'abc'"),
