@@ -288,6 +288,25 @@ def test_examples_are_consistent() -> None:
     steps = workflow["jobs"]["with-background-process"]["steps"]
     start = next(s for s in steps if s.get("name") == "Start the Telnyx emulator")
     assert "telnyx-emulator health --wait" in start["run"] and "&\n" in start["run"]
+    # Not on PyPI: the job checks the repository out, then installs that path.
+    checkout = next(s for s in steps if s.get("with", {}).get("path") == "telnyx-emulator")
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    assert steps.index(checkout) < steps.index(install)
+    assert "./telnyx-emulator" in install["run"].split()
+
+
+def test_every_install_instruction_works_as_written() -> None:
+    """telnyx-emulator is not on PyPI: nothing may tell a user to ``pip install`` it by name."""
+    by_name = re.compile(r"pip3? install\b[^\n`|&;]*?(?<![\w./-])telnyx-emulator(?![\w./-])")
+    problems = [
+        f"{path.relative_to(ROOT)}: {m[0]}"
+        for path in [*MARKDOWN, *EXAMPLES, ROOT / "Dockerfile"]
+        for m in by_name.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not problems, problems
+    assert by_name.search("pip install -r requirements.txt telnyx-emulator")
+    assert not by_name.search("pip install ./telnyx-emulator")
+    assert not by_name.search("pip install path/to/telnyx-emulator")
 
 
 # --- the snippets run -------------------------------------------------------------------------
@@ -394,6 +413,14 @@ def _require(tools: list[str]) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true: {message}; the docs' snippets must run in CI")
     pytest.skip(message)
+
+
+def test_ci_installs_the_tools_the_snippets_need() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    [loop] = re.findall(r"^for tool in ([\w ]+); do$", script, re.M)
+    needed = {tool for path in _runnable() for tool in _needed_tools(path)} - {"bash"}
+    assert needed and needed <= set(loop.split()), (needed, loop)
+    assert 'apt-get install -y -qq "${missing[@]}"' in script
 
 
 def test_ci_never_skips_the_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
