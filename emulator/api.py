@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
-import json
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import errors
+from . import bodies, errors
 from .calls import Leg, iso
 from .clock import Clock
 from .config import Settings
@@ -420,10 +419,7 @@ class Api:
             raise errors.unsupported_media_type(content_type)
         if not request.body.strip():
             return {}
-        try:
-            body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise errors.invalid_json(str(exc)) from None
+        body = bodies.decode(request.body)  # total: every byte string is a value or a 4xx
         if not isinstance(body, dict):
             raise errors.body_not_object()
         return body
@@ -493,10 +489,14 @@ class Api:
         body: Any = None
         # Stamped when it arrived, before the webhooks it causes (the call events list's order).
         arrived = self.clock.now()
+        encoded: bytes | None = None
         try:
             body = self.json_body(request)
             if schema is not None:
                 self.validate(schema, body)
+            # All or nothing: everything that can fail (decoding, validation, encoding what the
+            # journal keeps) has run before ``run`` acts; what follows it cannot fail.
+            encoded = engine.encode_journal_body(body)
             applied, payload, call_control_id = run(body)
         except ApiFailure as failure:
             entry = engine.journal_command(
@@ -520,6 +520,7 @@ class Api:
             status=200,
             result="accepted" if applied else "duplicate",
             at=arrived,
+            encoded_body=encoded,
         )
         return ApiResponse(200, payload, journal=entry)
 

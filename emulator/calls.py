@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .delivery import redact_url
+from .redaction import redact_url
 from .scenarios import Scenario
 from .state import LegEvent, LegState, next_state
 from .timeline import Entry

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import orjson
 
 from .faults import DEFAULT_DELIVERY, DeliveryPolicy
+from .redaction import redact_url
 from .signing import Signer
 from .tenancy import tenant_id
 
@@ -50,20 +51,6 @@ USER_AGENT = "telnyx-webhooks"
 SHOWN_HEADERS = ("telnyx-signature-ed25519", "telnyx-timestamp", "content-type", "user-agent")
 # (chosen) Telnyx documents no schedule for voice webhooks: 3 retries, 1 s, 2 s and 4 s apart.
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
-
-
-def redact_url(url: str | None) -> str | None:
-    """A URL fit to show: ``https://user:secret@host/`` becomes ``https://user:[redacted]@host/``."""
-    if url is None or "@" not in url:
-        return url
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    if not sep or "@" not in authority:
-        return url
-    userinfo, _, host = authority.rpartition("@")
-    user, colon, _password = userinfo.partition(":")
-    shown = f"{user}:[redacted]" if colon else user
-    return f"{scheme}://{shown}@{host}{slash}{path}"
 
 
 def retryable(status: int | None) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -30,13 +31,11 @@ from .events import EventLog
 from .faults import FaultPlan
 from .ids import IdFactory
 from .journal import Journal
+from .redaction import redact_value
 from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
 from .tenancy import tenant_id
 from .timeline import Timeline
-
-REDACTED = "[redacted]"
-SECRET_FIELDS = frozenset({"sip_auth_password"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +46,6 @@ class EngineConfig:
     journal_limit: int = 10_000  # commands and webhooks kept per tenant for inspection
     max_live_calls: int = 10_000
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
-
-
-def redact(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: (REDACTED if k in SECRET_FIELDS else v) for k, v in body.items()}
 
 
 # Standard AMD modes report call.machine.detection.ended; premium ones the premium events.
@@ -165,7 +160,11 @@ class Engine:
         errors_: list[dict[str, Any]] | None = None,
         fault: str | None = None,
         at: float | None = None,  # when the command arrived (default: now)
+        encoded_body: bytes | None = None,
     ) -> dict[str, Any]:
+        """Record a command's outcome. ``encoded_body`` is the body from
+        :meth:`encode_journal_body`, encoded before the command acted (see that method); the
+        entry returned is the stored one without its body."""
         entry = {
             "id": next(self._command_seq),
             "at": iso(self.clock.now() if at is None else at),
@@ -178,14 +177,16 @@ class Engine:
             "status": status,
             "result": result,  # accepted | duplicate | rejected
             "errors": errors_ or [],
-            "body": redact(body) if isinstance(body, dict) else body,
         }
         if fault is not None:  # an injected command fault (command_429, command_500)
             entry["fault"] = fault
-        self.commands.append(entry)
-        if self.events.on:
+        if encoded_body is None:
+            encoded_body = self.encode_journal_body(body)
+        self.commands.append(entry, encoded_body)
+        if self.events.on:  # someone watches: the entry as stored, body included
+            shown = {**entry, "body": json.loads(encoded_body)}
             self.events.record(
-                "command", self.tenant_id, entry, call_control_id=call_control_id,
+                "command", self.tenant_id, shown, call_control_id=call_control_id,
                 call_session_id=self._session_of(call_control_id),
             )  # fmt: skip
         return entry
@@ -204,6 +205,15 @@ class Engine:
                 call_control_id=leg.call_control_id,
                 call_session_id=leg.call_session_id,
             )
+
+    @staticmethod
+    def encode_journal_body(body: Any) -> bytes:
+        """The body as the journal shows it: secrets redacted, JSON-encoded.
+
+        Called before a command acts, so that nothing the journal needs can fail once the
+        command has had an effect: a command is all or nothing (docs/reliability.md).
+        """
+        return dumps(redact_value(body))
 
     # -- inbound calls ------------------------------------------------------------------------
 

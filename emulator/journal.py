@@ -21,16 +21,23 @@ class Journal:
     def __init__(self, limit: int) -> None:
         self._entries: deque[bytes] = deque(maxlen=limit)
 
-    def append(self, entry: dict[str, Any]) -> None:
-        self._entries.append(dumps(entry))
+    def append(self, entry: dict[str, Any], body: bytes | None = None) -> None:
+        """Store ``entry``; ``body``, already encoded, becomes its ``"body"`` member (a command
+        encodes its body before it acts, so storing it afterwards cannot fail)."""
+        encoded = dumps(entry)
+        if body is not None:
+            encoded = b"".join((encoded[:-1], b',"body":', body, b"}"))
+        self._entries.append(encoded)
 
     def amend(self, entry: dict[str, Any]) -> None:
-        """Store ``entry`` again over the entry with its ``id`` (an injected timeout fault is
-        only known to have hit a command after the command has journaled itself)."""
+        """Set the fields of ``entry`` on the stored entry with its ``id`` (an injected timeout
+        fault is only known to have hit a command after the command has journaled itself)."""
         entries = self._entries
         for index in range(len(entries) - 1, -1, -1):
-            if json.loads(entries[index])["id"] == entry["id"]:
-                entries[index] = dumps(entry)
+            stored = json.loads(entries[index])
+            if stored["id"] == entry["id"]:
+                stored.update(entry)
+                entries[index] = dumps(stored)
                 return
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -98,10 +98,19 @@ class RequestValidator:
         )
 
     def validate(self, body: dict[str, Any]) -> list[ApiError]:
-        """``[]`` when valid; otherwise one error per violation, ordered by pointer."""
-        if self._rs.is_valid(body):
-            return []
-        raw = list(self._rs.iter_errors(body))
+        """``[]`` when valid; otherwise one error per violation, ordered by pointer.
+
+        Total: a value the validator itself cannot take (emulator.bodies refuses the ones known,
+        such as lone surrogates and huge numbers, before they get here) is an invalid body, not
+        an exception.
+        """
+        try:
+            if self._rs.is_valid(body):
+                return []
+            raw = list(self._rs.iter_errors(body))
+        except (ValueError, OverflowError, RecursionError, UnicodeError) as exc:
+            detail = f"The body could not be validated ({type(exc).__name__})."
+            return [errors.invalid_value(detail, "/")]
         type_failed = {tuple(e.instance_path) for e in raw if isinstance(e.kind, Kind.Type)}
         found: dict[tuple[Any, ...], ApiError] = {}
         for error in raw:
