@@ -76,14 +76,30 @@ def _unrecognized(
     return UsageError(message, current.prog)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text!r}")
-    return value
+# (chosen) Upper bounds of the numeric options: generous for any real use, and far from what
+# breaks later (an "inf" timeout, a retention that overflows a timestamp, an int64 seed).
+MAX_SECONDS = 86_400.0  # a day: delays, windows, timeouts
+MAX_TIME_SCALE = 1_000.0
+MAX_WEBHOOK_TIMEOUT = 600.0  # Telnyx's own longest timeout_secs
+MAX_RETRIES = 20
+MAX_INT32 = 2**31 - 1
+MAX_SEED = 2**63 - 1
+
+
+def _bounded_float(high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and 0 <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be between 0 and {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+_seconds = _bounded_float(MAX_SECONDS)
 
 
 def _port(text: str) -> int:
@@ -101,16 +117,19 @@ def _count(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 1 <= value <= MAX_INT32:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_INT32}, got {text!r}")
     return value
 
 
 def _seed(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not -MAX_SEED <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must fit in 64 bits (|seed| <= {MAX_SEED})")
+    return value
 
 
 def _directory(text: str) -> Path:
@@ -122,8 +141,10 @@ def _directory(text: str) -> Path:
 
 def _retry_delays(text: str) -> tuple[float, ...]:
     parts = [p for p in text.replace(" ", "").split(",") if p]
+    if len(parts) > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_RETRIES} retry delays, got {len(parts)}")
     try:
-        return tuple(_positive_float(p) for p in parts)
+        return tuple(_seconds(p) for p in parts)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated seconds: {exc}") from None
 
@@ -189,7 +210,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--time-scale",
         "time_scale",
-        _positive_float,
+        _bounded_float(MAX_TIME_SCALE),
         1.0,
         "multiply every scenario delay and timer: 1 = real time, 0.01 = 100x faster, 0 = at once",
         False,
@@ -225,7 +246,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--dedup-window",
         "dedup_window",
-        _positive_float,
+        _seconds,
         60.0,
         "seconds a command_id is remembered per call",
         False,
@@ -249,7 +270,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--webhook-timeout",
         "webhook_timeout",
-        _positive_float,
+        _bounded_float(MAX_WEBHOOK_TIMEOUT),
         2.0,
         "seconds to wait for the app to answer a webhook",
         False,
@@ -266,7 +287,7 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
     (
         "--retention",
         "retention",
-        _positive_float,
+        _seconds,
         600.0,
         "seconds an ended call stays queryable (Telnyx: 10 minutes); then it is forgotten",
         False,
@@ -504,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--wait",
         metavar="SECS",
-        type=_positive_float,
+        type=_seconds,
         default=0.0,
         help="keep trying for up to SECS seconds (default: 0, a single try)",
     )

@@ -22,6 +22,7 @@ Every fault that fires is recorded on the webhook attempt or command it hit.
 from __future__ import annotations
 
 import difflib
+import math
 import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -67,25 +68,39 @@ def _unknown(kind: str, word: str, known: tuple[str, ...] | list[str]) -> FaultS
     )
 
 
-def _probability(name: str, value: Any) -> float:
+# (chosen) The longest delay, hold or Retry-After a fault may ask for: a day, the bound of
+# every seconds field the emulator defines. Without it "inf" (or 1e308) was stored, shown as
+# null, and later broke the delivery queue's ordering for every API key.
+MAX_FAULT_SECONDS = 86_400.0
+MAX_COUNT = 2**31 - 1  # int32, like Telnyx's integer fields
+
+
+def _number(name: str, value: Any, expected: str) -> float:
+    """``value`` as a finite float: a JSON number, or its text (the CLI form); never a bool."""
+    if isinstance(value, bool):
+        raise FaultSpecError(f"{name} must be {expected}, got {value!r}")
     try:
-        p = float(value)
-    except (TypeError, ValueError):
-        raise FaultSpecError(
-            f"{name} must be a probability between 0 and 1, got {value!r}"
-        ) from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FaultSpecError(f"{name} must be {expected}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise FaultSpecError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _probability(name: str, value: Any) -> float:
+    p = _number(name, value, "a probability between 0 and 1")
     if not 0.0 <= p <= 1.0:
         raise FaultSpecError(f"{name} must be a probability between 0 and 1, got {value!r}")
     return p
 
 
 def _seconds(name: str, value: Any) -> float:
-    try:
-        s = float(value)
-    except (TypeError, ValueError):
-        raise FaultSpecError(f"{name} must be a number of seconds, got {value!r}") from None
-    if s < 0 or s != s:
-        raise FaultSpecError(f"{name} must be 0 or more seconds, got {value!r}")
+    s = _number(name, value, "a number of seconds")
+    if not 0.0 <= s <= MAX_FAULT_SECONDS:
+        raise FaultSpecError(
+            f"{name} must be between 0 and {MAX_FAULT_SECONDS:.0f} seconds, got {value!r}"
+        )
     return s
 
 
@@ -213,8 +228,10 @@ class CommandFaults:
                 f"{did_you_mean(mode, COMMAND_FAULT_MODES)}".strip().removesuffix(";")
             )
         count = data.get("count")
-        if count is not None and (not isinstance(count, int) or count < 0):
-            raise FaultSpecError("count must be a whole number")
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT
+        ):
+            raise FaultSpecError(f"count must be a whole number from 0 to {MAX_COUNT}")
         probability = _probability("probability", data.get("probability", 0.0 if count else 1.0))
         return cls(
             mode=mode,  # type: ignore[arg-type]

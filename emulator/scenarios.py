@@ -364,6 +364,9 @@ def _parse_file(path: Path, problems: list[ScenarioProblem]) -> tuple[Scenario, 
     except yaml.YAMLError as exc:
         problems.append(ScenarioProblem(file, 1, f"invalid YAML: {exc}"))
         return None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit integer; absurdly deep nesting
+        problems.append(ScenarioProblem(file, 1, f"invalid YAML: {type(exc).__name__}: {exc}"))
+        return None
 
     if root is None:
         problems.append(
@@ -573,7 +576,8 @@ def _translate(error: Any, data: Any) -> Iterator[tuple[_KeyPath, str]]:
         else:
             yield path, f"must be at least {value!r}, got {instance!r}"
     elif kind == "maximum":
-        yield path, f"must be at most {value!r}, got {instance!r}"
+        if not (isinstance(instance, float) and not math.isfinite(instance)):  # said once below
+            yield path, f"must be at most {value!r}, got {instance!r}"
     elif kind == "exclusiveMinimum":
         yield path, f"must be more than {value!r}, got {instance!r}"
     elif kind == "required":
