@@ -157,6 +157,9 @@ class Api:
             retry_delays=settings.webhook_retry_delays,
         )
         self.tenants: dict[str, Engine] = {}
+        # Set by a front end when a background task it runs (the server's webhook pump) has
+        # died: health answers 503 with it, and ``serve`` exits non-zero.
+        self.background_failure: str | None = None
 
     def precompile(self) -> None:
         """Compile every request schema now, so the first request pays nothing (the server
@@ -615,6 +618,19 @@ def client_state_update(
 
 @route("GET", "/_emulator/health", auth=False)
 def health(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    if api.background_failure is not None:
+        # Up, but not working: no webhook will be sent. CI's health checks must see it.
+        raise ApiFailure(
+            503,
+            [
+                errors.ApiError(
+                    "10007",
+                    "Unexpected error",
+                    f"The emulator is not healthy: {api.background_failure}. Restart it; its "
+                    "log has the traceback.",
+                )
+            ],
+        )
     return ApiResponse(200, {"data": {"status": "ok"}})
 
 

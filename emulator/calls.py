@@ -28,6 +28,7 @@ from .state import LegEvent, LegState, next_state
 from .timeline import Entry
 
 Direction = Literal["incoming", "outgoing"]
+MAX_ERRORS = 10
 
 
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
@@ -106,6 +107,13 @@ class Leg:
     scenario_name: str | None = None
     command: dict[str, Any] = field(default_factory=dict)  # the command that created this leg
     timers: list[Entry] = field(default_factory=list)  # scheduled steps to cancel on hangup
+    # What went wrong inside the emulator for this call (a timed step that raised): shown in
+    # GET /_emulator/calls so a stuck call says why. Newest MAX_ERRORS only.
+    errors: list[str] = field(default_factory=list)
+
+    def record_error(self, message: str) -> None:
+        self.errors.append(message)
+        del self.errors[:-MAX_ERRORS]
 
     def apply(self, event: LegEvent) -> None:
         self.state = next_state(self.state, event)
@@ -158,6 +166,7 @@ class Leg:
                 "hangup_cause": self.hangup_cause,
                 "hangup_source": self.hangup_source,
                 "sip_hangup_cause": self.sip_hangup_cause,
+                "errors": list(self.errors),
             }
         )
         return out
@@ -186,13 +195,14 @@ class Leg:
             self.sip_hangup_cause,
             self.parent.call_control_id if self.parent is not None else self.parent_id,
             self.scenario.name if self.scenario is not None else self.scenario_name,
+            tuple(self.errors),  # () is shared: no cost for the usual call
         )
 
     @classmethod
     def from_archive(cls, record: tuple[Any, ...]) -> Leg:
         (tenant, ccid, leg_id, session_id, connection_id, direction, from_, to, created_at, url,
          state, client_state, caller_id_name, answered_at, ended_at, cause, source, sip,
-         parent_id, scenario_name) = record  # fmt: skip
+         parent_id, scenario_name, errors) = record  # fmt: skip
         return cls(
             tenant=tenant,
             call_control_id=ccid,
@@ -214,6 +224,7 @@ class Leg:
             sip_hangup_cause=sip,
             parent_id=parent_id,
             scenario_name=scenario_name,
+            errors=list(errors),
         )
 
 

@@ -829,6 +829,9 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
         print(f"  ignored in {env_file.path} (set in the environment): {shown}", file=out)
     out.flush()
     server.run(sockets=[sock])
+    if api.background_failure is not None:
+        print(f"{PROG}: error: {api.background_failure} (see the log above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import logging
 import random
 from collections import deque
 from collections.abc import Callable
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # recorded = handed to no app (the pytest plugin without deliver_to) but counted as accepted
 Status = Literal["pending", "delivered", "recorded", "failed", "not_sent", "blocked"]
 
+log = logging.getLogger("telnyx_emulator.webhooks")
 USER_AGENT = "telnyx-webhooks"
 # An attempt's headers the event log shows: the signature a receiver verifies, and what it was
 # sent as. None of a webhook's headers carries a secret.
@@ -294,9 +296,43 @@ class Outbox:
                 if self.events is not None and self.events.on:
                     self._report(record, record.attempts[0], {})
                 continue
+            try:
+                attempt = self._attempt(record, now)
+            except Exception as exc:  # supervised: this webhook fails, the others go on
+                self._broken(key, queue, record, now, exc)
+                continue
             queue.in_flight = True
-            out.append(self._attempt(record, now))
+            out.append(attempt)
         return out
+
+    def _broken(
+        self, key: str, queue: _Queue, record: WebhookRecord, now: float, exc: Exception
+    ) -> None:
+        """Building an attempt raised (a bug): the webhook fails for good, visibly (its
+        attempt's ``error`` in ``GET /_emulator/webhooks``, a log line with the traceback), and
+        its call's next webhook goes on."""
+        message = f"emulator error: {type(exc).__name__}: {exc}"
+        url = (record.failover_url if record.on_failover else record.url) or ""
+        record.attempts.append(AttemptRecord(len(record.attempts) + 1, url, now, error=message))
+        if record.duplicate_due:  # the injected second copy failed; the webhook was delivered
+            record.duplicate_due = False
+        else:
+            record.status = "failed"
+            self.failed += 1
+        log.error(
+            "webhook %s of call %s could not be built: %s",
+            record.event_type,
+            record.call_control_id,
+            message,
+            exc_info=exc,
+            extra={
+                "event": "webhook_failed",
+                "event_type": record.event_type,
+                "call_control_id": record.call_control_id,
+                "error": message,
+            },
+        )
+        self._done(key, queue, now)
 
     def _attempt(self, record: WebhookRecord, now: float) -> Attempt:
         number = len(record.attempts) + 1

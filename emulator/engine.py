@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
 from .tenancy import tenant_id
 from .timeline import Timeline
+
+log = logging.getLogger("telnyx_emulator.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,11 +666,28 @@ class Engine:
             if leg.alive:
                 step()
 
+        def failed(exc: Exception) -> None:
+            """The step raised (a bug): visible on the call in ``GET /_emulator/calls`` and in
+            the log with its traceback; the timeline goes on with every other step."""
+            message = f"{type(exc).__name__}: {exc}"
+            leg.record_error(f"a timed step failed: {message}")
+            log.error(
+                "call %s: a timed step failed: %s",
+                leg.call_control_id,
+                message,
+                exc_info=exc,
+                extra={
+                    "event": "step_failed",
+                    "call_control_id": leg.call_control_id,
+                    "error": message,
+                },
+            )
+
         scale = self.config.time_scale
         # At scale 0 everything is due at once; the emulated time keeps the order.
         when = 0.0 if scale == 0 else self.clock.now() + secs * scale
         emulated = self.timeline.emulated_now + secs
-        leg.timers.append(self.timeline.at(when, guarded, emulated=emulated))
+        leg.timers.append(self.timeline.at(when, guarded, emulated=emulated, on_error=failed))
 
     def _emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()

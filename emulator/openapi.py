@@ -108,7 +108,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/v2/calls/{call_control_id}"): Operation("Retrieve a call's status", response="call"),
     ("GET", "/_emulator/health"): Operation(
-        "Health check", "Answers 200 as soon as the server is up.", response="health"
+        "Health check",
+        "Answers 200 as soon as the server is up, and 503 if its webhook pump has died.",
+        response="health",
     ),
     ("GET", "/_emulator/public-key"): Operation(
         "The webhook signing public key",
@@ -281,6 +283,12 @@ _CALL_SUMMARY: dict[str, Any] = {
         "hangup_cause": {"type": ["string", "null"]},
         "hangup_source": {"type": ["string", "null"]},
         "sip_hangup_cause": {"type": ["string", "null"]},
+        "errors": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "what failed inside the emulator for this call (a timed step that "
+            "raised); empty normally",
+        },
     },
 }
 _COMMAND: dict[str, Any] = {
@@ -444,6 +452,7 @@ _ERROR_TEXT = {
     "415": "The body is not application/json",
     "422": "Validation failed, or the call cannot take this command in its state",
     "429": "Too many live calls for this API key",
+    "503": "Not healthy: a background task (the webhook pump) has died; restart the emulator",
 }
 
 _GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
@@ -560,6 +569,8 @@ def _operation(
     if op.new_leg or op.status == 201:
         errors.append("429")
     errors.extend(op.errors)
+    if op.response == "health":
+        errors.append("503")
     data = _RESPONSES.get(op.response, _OBJ)
     success_schema: dict[str, Any] = (
         {"type": "object"}

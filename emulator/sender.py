@@ -114,6 +114,8 @@ class WebhookSender:
         try:
             async with slots, self._slots:  # the origin's first: a busy origin can't hold them all
                 await self._send_now(attempt)
+        except Exception as exc:  # supervised: this webhook fails, visibly; the pump goes on
+            self._broken(attempt, exc)
         finally:
             users[0] -= 1
             if not users[0]:
@@ -173,6 +175,35 @@ class WebhookSender:
                 "fault": fault,
             },
         )
+        self.wake()
+
+    def _broken(self, attempt: Attempt, exc: Exception) -> None:
+        """Sending or settling an attempt raised (a bug, not a network error: those are
+        outcomes). Logged with its traceback and recorded on the attempt; if the outbox still
+        waits for this attempt's outcome, it gets one, so the call's next webhook goes on."""
+        message = f"emulator error: {type(exc).__name__}: {exc}"
+        record = attempt.record
+        log.error(
+            "webhook %s of call %s: %s",
+            record.event_type,
+            record.call_control_id,
+            message,
+            exc_info=exc,
+            extra={
+                "event": "webhook_failed",
+                "event_type": record.event_type,
+                "call_control_id": record.call_control_id,
+                "error": message,
+            },
+        )
+        rec = (
+            record.attempts[attempt.number - 1] if len(record.attempts) >= attempt.number else None
+        )
+        if rec is not None and rec.status is None and rec.error is None:
+            try:
+                self.api.outbox.settle(attempt, self.api.clock.now(), error=message)
+            except Exception:
+                log.exception("settling the failed webhook %s failed too", record.id)
         self.wake()
 
     async def stop(self, grace: float) -> int:

@@ -121,13 +121,14 @@ def create_app(
             sender = WebhookSender(api, session, timeout=settings.webhook_timeout_secs)
             state["sender"] = sender
             pump = asyncio.create_task(sender.run())
+            pump.add_done_callback(lambda task: _pump_ended(api, task))
             try:
                 yield
             finally:
                 left = await sender.stop(SHUTDOWN_GRACE_SECS)
                 pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await pump  # a pump that died was reported when it did (_pump_ended)
                 if left:
                     log.warning(
                         "shutting down with %d webhook(s) undelivered",
@@ -168,6 +169,22 @@ def create_app(
     app.router.default = dispatch
     app.state.api = api
     return app
+
+
+def _pump_ended(api: Api, task: asyncio.Task[None]) -> None:
+    """The webhook pump ends only at shutdown. If it died instead, say so at once: every
+    tenant's webhooks and timed steps have stopped, so health turns 503 and ``serve`` will exit
+    non-zero."""
+    if task.cancelled() or task.exception() is None:
+        return
+    exc = task.exception()
+    api.background_failure = f"the webhook pump stopped: {type(exc).__name__}: {exc}"
+    log.critical(
+        "%s; no webhook will be sent and no call will progress",
+        api.background_failure,
+        exc_info=exc,
+        extra={"event": "pump_died", "error": api.background_failure},
+    )
 
 
 def _log_request(method: str, path: str, result: ApiResponse) -> None:
