@@ -156,7 +156,9 @@ class Api:
             max_live_calls=settings.max_live_calls,
             retry_delays=settings.webhook_retry_delays,
         )
-        self.tenants: dict[str, Engine] = {}
+        self.tenants: dict[str, Engine] = {}  # least recently used first
+        self.idle_tenant_secs = max(settings.retention_secs, settings.dedup_window_secs)
+        self._next_sweep = 0.0
         # Set by a front end when a background task it runs (the server's webhook pump) has
         # died: health answers 503 with it, and ``serve`` exits non-zero.
         self.background_failure: str | None = None
@@ -172,10 +174,13 @@ class Api:
     # -- driving ------------------------------------------------------------------------------
 
     def tenant(self, api_key: str) -> Engine:
+        """The API key's engine, made on first use. ``tenants`` is kept in order of last use
+        (each use moves the key to the end), so idle keys are found at the front."""
         api_key = tenant_for(self.tenancy, api_key)
-        engine = self.tenants.get(api_key)
+        engine = self.tenants.pop(api_key, None)
+        now = self.clock.now()
         if engine is None:
-            engine = self.tenants[api_key] = Engine(
+            engine = Engine(
                 api_key,
                 clock=self.clock,
                 ids=self.ids,
@@ -196,7 +201,30 @@ class Api:
                 commands=copy.copy(self.default_command_faults),
                 rng=random.Random(None if seed is None else f"{seed}:{api_key}"),
             )
+        self.tenants[api_key] = engine
+        engine.last_used = now
+        if self.settings.forget_idle_tenants and now >= self._next_sweep:
+            self._forget_idle_tenants(now)
         return engine
+
+    def _forget_idle_tenants(self, now: float) -> None:
+        """(chosen) Forget API keys idle for ``idle_tenant_secs``: no request in that time, no
+        call (live, or ended and still retained) and no webhook waiting. Their journals and
+        fault settings go with them; a later request starts afresh. Runs at most once a second,
+        and only looks at the least recently used keys, so its cost is amortised O(1)."""
+        self._next_sweep = now + 1.0
+        horizon = now - self.idle_tenant_secs
+        tenants = self.tenants
+        for _ in range(len(tenants)):
+            key = next(iter(tenants))
+            engine = tenants[key]
+            if engine.last_used > horizon:
+                return  # every later key was used more recently
+            del tenants[key]
+            engine.housekeeping()
+            if len(engine.calls) or self.outbox.pending(key):
+                engine.last_used = now  # busy: look again one idle period from now
+                tenants[key] = engine
 
     def run_due(self, now: float) -> None:
         self.timeline.run_due(now)
@@ -361,12 +389,7 @@ class Api:
         self, r: Route, request: ApiRequest, engine: Engine, m: re.Match[str]
     ) -> ApiResponse:
         """Run a Call Control command, unless a command fault (``--command-faults``) hits it."""
-        if self.outbox.pending() >= self.settings.max_pending_webhooks:
-            raise errors.too_many_requests(
-                f"More than {self.settings.max_pending_webhooks} webhooks are waiting to be "
-                "delivered (--max-pending-webhooks); the app's webhook receiver is not keeping up.",
-                retry_after=1,
-            )
+        self.check_pending(engine)
         fault = engine.faults.next_command_fault()
         if fault is None or fault.mode == "timeout":
             response = r.handler(self, request, engine, m)
@@ -402,6 +425,17 @@ class Api:
             fault=f"command_{fault.mode}",
         )
         return ApiResponse(failure.status, failure.body(), dict(failure.headers), entry)
+
+    def check_pending(self, engine: Engine) -> None:
+        """Per API key: one key's backlog (a dead receiver, huge delays) never refuses another
+        key's commands."""
+        if self.outbox.pending(engine.tenant) >= self.settings.max_pending_webhooks:
+            raise errors.too_many_requests(
+                f"More than {self.settings.max_pending_webhooks} webhooks of this API key are "
+                "waiting to be delivered (--max-pending-webhooks); the app's webhook receiver "
+                "is not keeping up.",
+                retry_after=1,
+            )
 
     def _authenticate(self, request: ApiRequest) -> str:
         header = request.headers.get("authorization", "")
@@ -643,6 +677,7 @@ def public_key(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) 
 def create_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     body = api.json_body(request)
     api.validate("inbound_call", body)
+    api.check_pending(engine)
     leg = engine.create_inbound(body)
     data = leg.summary(api.clock.now())
     return ApiResponse(201, {"data": data})

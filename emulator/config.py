@@ -39,7 +39,12 @@ class Settings:
     admin_token: str | None = None  # required in X-Emulator-Admin-Token for /_emulator/*
     no_admin: bool = False  # remove /_emulator/* (health stays)
     webhook_allow: tuple[str, ...] = ()  # hosts (host or host:port, * wildcards) webhooks may go to
-    max_pending_webhooks: int = 100_000  # commands get 429 while more webhooks than this wait
+    # Per API key: its commands get 429 while more of its webhooks than this wait.
+    max_pending_webhooks: int = 100_000
+    # Forget an API key that has had no request for max(retention, dedup window) and holds no
+    # call and no waiting webhook, so 100,000 one-off keys do not grow memory for ever. The
+    # pytest plugin turns it off: one test's few keys, virtual time that jumps hours.
+    forget_idle_tenants: bool = True
     # Call Control Applications every API key starts with (config file, --webhook-url, marker).
     connections: tuple[ConnectionSpec, ...] = ()
     # A Dial naming no known connection: "accept" it (chosen default) or "reject" it with

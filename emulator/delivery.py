@@ -224,6 +224,7 @@ class Outbox:
         self._wakeups: list[tuple[float, int, str]] = []  # (ready_at, seq, queue key)
         self._seq = itertools.count()
         self._pending = 0
+        self._pending_by_tenant: dict[str, int] = {}  # per-key caps (--max-pending-webhooks)
         self.delivered = 0
         self.failed = 0
         self.events: EventLog | None = None  # told of each attempt's outcome while ``on``
@@ -255,6 +256,8 @@ class Outbox:
             queue = self._queues[key] = _Queue()
         queue.records.append(record)
         self._pending += 1
+        by_tenant = self._pending_by_tenant
+        by_tenant[record.tenant] = by_tenant.get(record.tenant, 0) + 1
         if len(queue.records) == 1 and not queue.in_flight:
             self._schedule(key, queue, now + delay * self.time_scale)
         else:
@@ -466,14 +469,25 @@ class Outbox:
     def _done(self, key: str, queue: _Queue, now: float) -> None:
         record = queue.records.popleft()
         self._pending -= 1
+        self._forget_pending(record.tenant, 1)
         if queue.records:
             self._schedule(key, queue, now + queue.records[0].extra_delay * self.time_scale)
         else:
             del self._queues[key]
         del record
 
-    def pending(self) -> int:
-        return self._pending
+    def _forget_pending(self, tenant: str, count: int) -> None:
+        left = self._pending_by_tenant[tenant] - count
+        if left:
+            self._pending_by_tenant[tenant] = left
+        else:
+            del self._pending_by_tenant[tenant]
+
+    def pending(self, tenant: str | None = None) -> int:
+        """Webhooks waiting (queued, in flight or between retries): all, or one API key's."""
+        if tenant is None:
+            return self._pending
+        return self._pending_by_tenant.get(tenant, 0)
 
     def undelivered(self) -> list[WebhookRecord]:
         """The webhooks still waiting (queued, in flight or between retries), oldest first."""
@@ -487,7 +501,10 @@ class Outbox:
             head = [queue.records[0]] if queue.in_flight else []  # settle() pops it later
             rest = list(queue.records)[len(head) :]
             kept = deque(head + [r for r in rest if r.tenant != tenant])
-            self._pending -= len(queue.records) - len(kept)
+            dropped = len(queue.records) - len(kept)
+            if dropped:
+                self._pending -= dropped
+                self._forget_pending(tenant, dropped)
             if kept:
                 queue.records = kept
                 if not queue.in_flight:

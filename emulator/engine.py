@@ -109,6 +109,7 @@ class Engine:
         self._dials: dict[str, tuple[float, str]] = {}
         self.webhooks: deque[WebhookRecord] = deque(maxlen=config.journal_limit)
         self._command_seq = itertools.count(1)
+        self.last_used = clock.now()  # the Api's idle-tenant rule reads it
 
     # -- lookups ------------------------------------------------------------------------------
 

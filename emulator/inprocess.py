@@ -257,6 +257,7 @@ class TelnyxEmulator:
             unknown_connections=unknown_connections,
             config_file=None if config is None else Path(config),
             tenancy=check_tenancy(tenancy),
+            forget_idle_tenants=False,  # the test reads every key's journal at its end
             **overrides,
         )
         self.clock = VirtualClock(start)

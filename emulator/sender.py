@@ -31,6 +31,10 @@ log = logging.getLogger("telnyx_emulator.webhooks")
 # dead receivers from taking every slot.
 MAX_IN_FLIGHT = 64
 MAX_IN_FLIGHT_PER_ORIGIN = 8
+# Tenants (API keys) share the total, but none may hold more than half of it: one key's dead
+# receivers, held webhooks or flood of calls leave the other half to everyone else. The
+# per-origin share is per key too, so two keys' calls to one receiver do not queue together.
+MAX_IN_FLIGHT_PER_TENANT = MAX_IN_FLIGHT // 2
 # Redirects followed per attempt, as httpx's max_redirects=3 did (aiohttp's max_redirects counts
 # the redirect responses, the last of which it refuses: 3 followed is max_redirects=4).
 MAX_REDIRECTS = 3
@@ -82,7 +86,9 @@ class WebhookSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._origins: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # slots, users
+        # (tenant, origin) and tenant -> (slots, [users]); dropped when nobody uses them.
+        self._origins: dict[tuple[str, str], tuple[asyncio.Semaphore, list[int]]] = {}
+        self._tenants: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
     def wake(self) -> None:
         """Something may be due sooner than the pump planned (a command was just handled)."""
@@ -106,20 +112,30 @@ class WebhookSender:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, attempt: Attempt) -> None:
-        origin = "/".join(attempt.url.split("/", 3)[:3])  # scheme://host:port
-        slots, users = self._origins.setdefault(
+        tenant = attempt.record.tenant
+        origin = (tenant, "/".join(attempt.url.split("/", 3)[:3]))  # scheme://host:port
+        origin_slots, origin_users = self._origins.setdefault(
             origin, (asyncio.Semaphore(MAX_IN_FLIGHT_PER_ORIGIN), [0])
         )
-        users[0] += 1
+        tenant_slots, tenant_users = self._tenants.setdefault(
+            tenant, (asyncio.Semaphore(MAX_IN_FLIGHT_PER_TENANT), [0])
+        )
+        origin_users[0] += 1
+        tenant_users[0] += 1
         try:
-            async with slots, self._slots:  # the origin's first: a busy origin can't hold them all
+            # Narrowest first: a busy origin or tenant waits on its own share and never holds
+            # a slot of the wider pools while it waits.
+            async with origin_slots, tenant_slots, self._slots:
                 await self._send_now(attempt)
         except Exception as exc:  # supervised: this webhook fails, visibly; the pump goes on
             self._broken(attempt, exc)
         finally:
-            users[0] -= 1
-            if not users[0]:
+            origin_users[0] -= 1
+            if not origin_users[0]:
                 del self._origins[origin]
+            tenant_users[0] -= 1
+            if not tenant_users[0]:
+                del self._tenants[tenant]
 
     async def _send_now(self, attempt: Attempt) -> None:
         started = time.perf_counter()
