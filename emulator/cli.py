@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import ipaddress
 import math
 import os
 import re
@@ -750,7 +751,12 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
 
     from . import logs
     from .scenarios import ScenarioBook, ScenarioError
-    from .server import H11_MAX_INCOMPLETE_EVENT_SIZE, build_api, create_app
+    from .server import (
+        H11_MAX_INCOMPLETE_EVENT_SIZE,
+        ShutdownAwareServer,
+        build_api,
+        create_app,
+    )
     from .signing import SigningKeyError
 
     out = out or sys.stdout
@@ -781,11 +787,15 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
         )
         return 2
     sock.listen(2048)
-    port = sock.getsockname()[1]
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
-    if ":" in shown_host:
-        shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
-    base = f"http://{shown_host}:{port}"
+    bound, port = sock.getsockname()[:2]
+    listening = f"http://{_url_host(bound)}:{port}"  # what the socket is really bound to
+    # Clients on this machine reach a wildcard address through loopback.
+    wildcard = ipaddress.ip_address(bound).is_unspecified
+    base = (
+        f"http://{_url_host('::1' if ':' in bound else '127.0.0.1')}:{port}"
+        if wildcard
+        else listening
+    )
     app = create_app(settings, api=api)
     config = uvicorn.Config(
         app,
@@ -796,14 +806,22 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
         h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE,
     )
     _tune_gc()
-    server = uvicorn.Server(config)
+    server = ShutdownAwareServer(config)
     if threading.current_thread() is threading.main_thread():
         # Installed before the banner, so a SIGTERM sent as soon as it appears (before uvicorn
         # has its own handlers) still stops the server cleanly instead of killing the process.
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal it caught: that
         # second delivery lands here too, harmlessly, so `docker stop` and CI see status 0.
         signal.signal(signal.SIGTERM, lambda signum, frame: setattr(server, "should_exit", True))
-    print(f"{PROG} {__version__} listening on {base}", file=out)
+    print(f"{PROG} {__version__} listening on {listening}", file=out)
+    if not (ipaddress.ip_address(bound).is_loopback or settings.no_admin or settings.admin_token):
+        print(
+            f"{PROG}: warning: listening on {bound}, beyond this machine, and the admin API "
+            "(/_emulator/*: inspection, faults, reset) needs no token; pass --admin-token "
+            "(or --no-admin)",
+            file=sys.stderr,
+        )
+
     print(f"  TELNYX_BASE_URL={base}/v2", file=out)
     print(f"  TELNYX_PUBLIC_KEY={api.signer.public_key}", file=out)
     if not settings.no_admin:
@@ -833,6 +851,10 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
         print(f"{PROG}: error: {api.background_failure} (see the log above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address  # an IPv6 address in a URL
 
 
 def health(url: str | None, wait: float, out: Any = None, env_file: EnvFile = _NO_ENV_FILE) -> int:

@@ -21,6 +21,7 @@ from yarl import URL
 
 from .api import Api
 from .delivery import Attempt
+from .redaction import redact_url
 
 log = logging.getLogger("telnyx_emulator.webhooks")
 # Requests in flight at once, in all (the connection pool's size too) and to any one origin
@@ -41,6 +42,7 @@ MAX_REDIRECTS = 3
 # A URL made only of RFC 3986 characters and well-formed %XX escapes is sent byte for byte (yarl
 # would otherwise "requote" it, turning the %2F of a GET webhook's query into "/", which breaks
 # the signature over that query); anything else is normalised the way httpx did it.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SENDABLE_URL = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 
 
@@ -143,16 +145,7 @@ class WebhookSender:
         error: str | None = None
         own = attempt.record.timeout_secs  # the connection's webhook_timeout_secs
         try:
-            async with self.client.request(
-                attempt.method,
-                _sendable(attempt.url),
-                headers=attempt.headers,
-                data=attempt.content or None,
-                timeout=self._timeout if own is None else _client_timeout(own),
-                max_redirects=MAX_REDIRECTS + 1,
-            ) as response:
-                await response.read()  # all of it, so the connection goes back to the pool
-                status = response.status
+            status, error = await self._follow(attempt, started, own)
         except (asyncio.TimeoutError, TimeoutError):  # aiohttp.ServerTimeoutError is one too
             error = "timeout"
         except aiohttp.ClientError as exc:
@@ -192,6 +185,46 @@ class WebhookSender:
             },
         )
         self.wake()
+
+    async def _follow(
+        self, attempt: Attempt, started: float, own: float | None
+    ) -> tuple[int, str | None]:
+        """Make the request, following up to MAX_REDIRECTS redirects, each checked against
+        ``--webhook-allow`` before it is followed (the signed body must not leave the list by
+        way of a 307). Returns (status, error); a blocked or one-too-many redirect is the 3xx
+        with an error, which is not retried. The timeout bounds all hops together."""
+        method, url, data = attempt.method, attempt.url, attempt.content or None
+        allow = self.api.outbox.allow
+        limit = self.timeout if own is None else own  # own: the connection's timeout
+        timeout = self._timeout if own is None else _client_timeout(own)
+        for hop in range(MAX_REDIRECTS + 1):
+            async with self.client.request(
+                method,
+                _sendable(url),
+                headers=attempt.headers,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                await response.read()  # all of it, so the connection goes back to the pool
+                status = response.status
+                location = response.headers.get("location")
+            if status not in _REDIRECTS or not location:
+                return status, None
+            target = str(URL(url).join(URL(location)))
+            if hop == MAX_REDIRECTS:
+                return status, f"TooManyRedirects: more than {MAX_REDIRECTS} redirects"
+            if allow is not None and not allow(target):
+                shown = redact_url(target.split("?", 1)[0])
+                return status, f"redirect to {shown} blocked: not in --webhook-allow"
+            if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                method, data = "GET", None  # as browsers, httpx and aiohttp do
+            url = target
+            left = limit - (time.perf_counter() - started)
+            if left <= 0:
+                raise asyncio.TimeoutError
+            timeout = _client_timeout(left)
+        raise AssertionError("unreachable")  # the loop returns on its last hop
 
     def _broken(self, attempt: Attempt, exc: Exception) -> None:
         """Sending or settling an attempt raised (a bug, not a network error: those are

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,6 +52,7 @@ def create_app(
     settings = settings or Settings()
     api = api or build_api(settings)
     state: dict[str, WebhookSender] = {}
+    holds = _Holds()
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -101,8 +104,11 @@ def create_app(
             sender.wake()
         _log_request(request.method, _loggable(request.scope["path"]), result)
         if result.hold_secs:
-            # Injected "timeout" fault: the command was applied; the answer comes too late.
-            await asyncio.sleep(result.hold_secs)
+            # Injected "timeout" fault: the command was applied; the answer comes too late, or
+            # at shutdown (ShutdownAwareServer), when it is sent at once: a clean ending instead
+            # of a task cancelled mid-sleep, which uvicorn logs as a traceback.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(holds.released().wait(), result.hold_secs)
         content = b"" if request.method == "HEAD" else result.content
         headers = dict(result.headers)
         return Response(
@@ -168,7 +174,35 @@ def create_app(
     app = Starlette(lifespan=lifespan)
     app.router.default = dispatch
     app.state.api = api
+    app.state.release_holds = holds.release
     return app
+
+
+class _Holds:
+    """Answers held back by a ``timeout`` command fault, released together at shutdown."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None  # made on first use, inside the event loop
+
+    def released(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def release(self) -> None:
+        self.released().set()
+
+
+class ShutdownAwareServer(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown begins: before uvicorn waits for the
+    requests in progress (and, after its grace period, cancels them with a logged traceback),
+    the answers a ``timeout`` fault holds back are sent."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        release = getattr(getattr(self.config.app, "state", None), "release_holds", None)
+        if callable(release):
+            release()
+        await super().shutdown(sockets)
 
 
 def _pump_ended(api: Api, task: asyncio.Task[None]) -> None:

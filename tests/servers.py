@@ -23,7 +23,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.config import Settings
-from emulator.server import H11_MAX_INCOMPLETE_EVENT_SIZE, build_api, create_app
+from emulator.server import (
+    H11_MAX_INCOMPLETE_EVENT_SIZE,
+    ShutdownAwareServer,
+    build_api,
+    create_app,
+)
 
 
 class ServerThread:
@@ -41,7 +46,7 @@ class ServerThread:
             lifespan="on",
             h11_max_incomplete_event_size=H11_MAX_INCOMPLETE_EVENT_SIZE,
         )
-        self.server = uvicorn.Server(config)
+        self.server = ShutdownAwareServer(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
