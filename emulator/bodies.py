@@ -133,10 +133,12 @@ def _is_unicode(text: str) -> bool:
 def _pointer(path: tuple[str | int, ...]) -> str:
     # A key may itself hold a surrogate: shown escaped, so the error body stays encodable.
     safe = [
-        p if isinstance(p, int) or _is_unicode(p) else p.encode("utf-8", "backslashreplace")
+        p
+        if isinstance(p, int) or _is_unicode(p)
+        else p.encode("utf-8", "backslashreplace").decode("utf-8")
         for p in path
     ]
-    return errors.pointer_for([p.decode("ascii") if isinstance(p, bytes) else p for p in safe])
+    return errors.pointer_for(safe)
 
 
 def _not_unicode(path: tuple[str | int, ...]) -> ApiError:
