@@ -18,6 +18,7 @@ import copy
 import fnmatch
 import random
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,7 +157,7 @@ class Api:
             max_live_calls=settings.max_live_calls,
             retry_delays=settings.webhook_retry_delays,
         )
-        self.tenants: dict[str, Engine] = {}  # least recently used first
+        self.tenants: OrderedDict[str, Engine] = OrderedDict()  # least recently used first
         self.idle_tenant_secs = max(settings.retention_secs, settings.dedup_window_secs)
         self._next_sweep = 0.0
         # Set by a front end when a background task it runs (the server's webhook pump) has
@@ -177,9 +178,12 @@ class Api:
         """The API key's engine, made on first use. ``tenants`` is kept in order of last use
         (each use moves the key to the end), so idle keys are found at the front."""
         api_key = tenant_for(self.tenancy, api_key)
-        engine = self.tenants.pop(api_key, None)
+        engine = self.tenants.get(api_key)
         now = self.clock.now()
-        if engine is None:
+        if engine is not None:
+            self.tenants.move_to_end(api_key)
+        else:
+            seed = self.settings.seed
             engine = Engine(
                 api_key,
                 clock=self.clock,
@@ -188,6 +192,11 @@ class Api:
                 outbox=self.outbox,
                 config=self.engine_config,
                 events=self.events,
+                faults=FaultPlan(
+                    delivery=self.default_delivery,
+                    commands=copy.copy(self.default_command_faults),
+                    rng=random.Random(None if seed is None else f"{seed}:{api_key}"),
+                ),
             )
             engine.connections = ConnectionStore.seeded(
                 self.settings.connections,
@@ -195,13 +204,7 @@ class Api:
                 reject_unknown=self.settings.strict
                 or self.settings.unknown_connections == "reject",
             )
-            seed = self.settings.seed
-            engine.faults = FaultPlan(
-                delivery=self.default_delivery,
-                commands=copy.copy(self.default_command_faults),
-                rng=random.Random(None if seed is None else f"{seed}:{api_key}"),
-            )
-        self.tenants[api_key] = engine
+            self.tenants[api_key] = engine
         engine.last_used = now
         if self.settings.forget_idle_tenants and now >= self._next_sweep:
             self._forget_idle_tenants(now)
@@ -216,15 +219,15 @@ class Api:
         horizon = now - self.idle_tenant_secs
         tenants = self.tenants
         for _ in range(len(tenants)):
-            key = next(iter(tenants))
-            engine = tenants[key]
+            key, engine = next(iter(tenants.items()))  # O(1): an OrderedDict's linked list
             if engine.last_used > horizon:
                 return  # every later key was used more recently
-            del tenants[key]
             engine.housekeeping()
             if len(engine.calls) or self.outbox.pending(key):
                 engine.last_used = now  # busy: look again one idle period from now
-                tenants[key] = engine
+                tenants.move_to_end(key)
+            else:
+                del tenants[key]
 
     def run_due(self, now: float) -> None:
         self.timeline.run_due(now)

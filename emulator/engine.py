@@ -88,6 +88,7 @@ class Engine:
         outbox: Outbox,
         config: EngineConfig,
         events: EventLog | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.tenant = tenant
         self.tenant_id = tenant_id(tenant)
@@ -102,7 +103,7 @@ class Engine:
         self.connection_id = ids.connection_id()
         # Call Control Applications and numbers; the Api seeds it from the configuration.
         self.connections = ConnectionStore()
-        self.faults = FaultPlan()
+        self.faults = faults or FaultPlan()
         self.commands = Journal(config.journal_limit)
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
         # oldest first.
