@@ -19,6 +19,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -282,3 +283,86 @@ def test_a_command_is_all_or_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     h.transfer(a, to="+13125550100", command_id="boom")  # a retry acts, exactly once
     assert len(engine.calls) == 2
     assert [c["result"] for c in engine.commands] == ["accepted"]
+
+
+# -- every number has its range -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer", "says"),
+    [
+        ({"delivery": {"delay": 1e308}}, "/delivery", "delay must be between 0 and 86400"),
+        ({"delivery": {"delay": [0, 86_401]}}, "/delivery", "delay must be between 0 and"),
+        ({"delivery": {"jitter": -1}}, "/delivery", "jitter must be between 0 and 86400"),
+        ({"delivery": {"duplicate": True}}, "/delivery", "duplicate must be a probability"),
+        ({"delivery": "delay=inf"}, "/delivery", "delay must be a finite number"),
+        ({"commands": {"mode": "429", "retry_after": 1e9}}, "/commands", "retry_after must be"),
+        ({"commands": {"mode": "timeout", "timeout_secs": 1e300}}, "/commands", "timeout_secs"),
+        ({"commands": {"count": 2**31}}, "/commands", "count must be a whole number from 0"),
+        ({"commands": {"count": True}}, "/commands", "count must be a whole number"),
+        ({"commands": {"probability": "nan"}}, "/commands", "probability must be a finite"),
+    ],
+)
+def test_fault_settings_out_of_range_are_refused_and_change_nothing(
+    body: dict[str, Any], pointer: str, says: str
+) -> None:
+    h = Harness()
+    before = h.request("GET", "/_emulator/faults").payload
+    r = h.request("PUT", "/_emulator/faults", body)
+    assert r.status == 422, r.payload
+    [error] = r.payload["errors"]
+    assert error["source"]["pointer"] == pointer and says in error["detail"], error
+    assert h.request("GET", "/_emulator/faults").payload == before
+
+
+def test_the_largest_fault_delays_are_finite_and_deliver_in_order_for_others() -> None:
+    """A day-long delay is stored as a number (not null) and does not reorder anyone else."""
+    h = Harness()
+    slow = {"authorization": "Bearer SLOW"}
+    r = h.request("PUT", "/_emulator/faults", {"delivery": {"delay": 86_400}}, slow)
+    assert r.status == 200 and r.payload["data"]["delivery"]["delay_max"] == 86_400
+    h.request(
+        "POST", "/_emulator/calls", {"from": "+12125550199", "to": "+13125550100",
+                                     "webhook_url": "http://app/slow"}, slow,
+    )  # fmt: skip
+    a = h.inbound()
+    h.transfer(a, to="+13125550106")
+    h.run(60)
+    assert h.events(a) == ["call.initiated", "call.bridged", "call.hangup"]
+    assert all(s.attempt.url != "http://app/slow" for s in h.sent)  # still waiting its day
+    h.run(86_400 + 1)
+    assert any(s.attempt.url == "http://app/slow" for s in h.sent)
+
+
+@pytest.mark.parametrize(
+    ("extra", "pointer"),
+    [
+        ({"hangup_after_secs": 86_401}, "/hangup_after_secs"),
+        ({"hangup_after_secs": 1e300}, "/hangup_after_secs"),
+    ],
+)
+def test_inbound_call_numbers_have_ranges(extra: dict[str, Any], pointer: str) -> None:
+    h = Harness()
+    body = {"from": "+12125550199", "to": "+13125550100", **extra}
+    r = h.request("POST", "/_emulator/calls", body)
+    assert r.status == 422 and r.payload["errors"][0]["code"] == "10033", r.payload
+    assert r.payload["errors"][0]["source"]["pointer"] == pointer
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "says"),
+    [
+        ("ring_secs: 86401\n", "2: ring_secs: must be at most 86400, got 86401"),
+        ("ring_secs: 1.0e+400\n", "2: ring_secs: must be a finite number, got inf"),
+        ("amd:\n  detection_secs: 100000\n", "3: amd.detection_secs: must be at most 86400"),
+        ("delivery:\n  delay: [0, 1.0e+9]\n", "delivery.delay: "),
+        ("ring_secs: " + "9" * 5000 + "\n", "1: invalid YAML: ValueError: "),
+    ],
+)
+def test_scenario_numbers_have_ranges(tmp_path: Path, yaml_text: str, says: str) -> None:
+    from emulator.scenarios import check_paths
+
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\n" + yaml_text)
+    problems = [str(p) for p in check_paths([path])]
+    assert problems and any(p.startswith(f"{path}:") and says in p for p in problems), problems

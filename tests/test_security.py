@@ -396,3 +396,202 @@ def test_pending_webhooks_429_with_retry_after(
         assert call["is_alive"] is True
     finally:
         hang.stop()
+
+
+# -- issue #12: redirects, every inspection route, the banner, held commands at shutdown ----------
+
+
+def test_webhook_allow_is_checked_on_every_redirect_hop(
+    start_emulator: Callable[..., EmulatorServer],
+    receiver: Receiver,
+    second_receiver: Receiver,
+) -> None:
+    """An allowed receiver that answers 307 to a host outside the list does not get the signed
+    webhook sent there: the redirect is refused, recorded, and not retried; a redirect to an
+    allowed host is followed as before."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from .servers import ServerThread
+
+    async def redirect(request: Request) -> Response:
+        # /to/<port>/<path>: 307 to http://127.0.0.1:<port>/<path>
+        _, _, port, rest = request.url.path.split("/", 3)
+        return Response(status_code=307, headers={"location": f"http://127.0.0.1:{port}/{rest}"})
+
+    redirector = ServerThread(
+        Starlette(routes=[Route("/{p:path}", redirect, methods=["GET", "POST"])])
+    ).start()
+    try:
+        allowed = (f"127.0.0.1:{redirector.port}", f"127.0.0.1:{receiver.port}")
+        server = start_emulator(webhook_allow=allowed, webhook_retry_delays=(0.01,))
+        ok = inbound_at(server, f"{redirector.url}/to/{receiver.port}/fine")
+        bad = inbound_at(server, f"{redirector.url}/to/{second_receiver.port}/stolen")
+        hook = wait_webhook(server, bad)
+        assert hook["status"] == "failed", hook
+        [attempt] = hook["attempts"]  # not retried
+        assert attempt["status"] == 307
+        assert attempt["error"] == (
+            f"redirect to {second_receiver.url}/stolen blocked: not in --webhook-allow"
+        )
+        assert wait_webhook(server, ok)["status"] == "delivered"
+        assert [r.path for r in receiver.requests] == ["/fine"]
+        assert second_receiver.requests == []
+    finally:
+        redirector.stop()
+
+
+def inbound_at(server: EmulatorServer, url: str) -> str:
+    r = httpx.post(
+        server.url + "/_emulator/calls",
+        json={"from": "+12125550199", "to": "+13125550100", "webhook_url": url},
+        headers=AUTH,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["data"]["call_control_id"])
+
+
+def wait_webhook(server: EmulatorServer, ccid: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        hooks = httpx.get(
+            server.url + "/_emulator/webhooks",
+            params={"call_control_id": ccid},
+            headers=AUTH,
+        ).json()["data"]
+        if hooks and hooks[0]["status"] != "pending":
+            return dict(hooks[0])
+        assert time.monotonic() < deadline, hooks
+        time.sleep(0.02)
+
+
+def test_secrets_are_redacted_in_the_command_journal(
+    start_emulator: Callable[..., EmulatorServer],
+) -> None:
+    server = start_emulator()
+    a = inbound_at(server, "http://127.0.0.1:9/a")
+    body = {
+        "to": "+13125550100",
+        "webhook_url": "https://app:url-pass-1@example.com/hooks?token=tok-2&x=1",
+        "webhook_urls": {"call.answered": ["https://tok-3@example.com/answered"]},
+        "webhook_failover_url": "https://u:fail-pass-4@example.com/f",
+        "stream_auth_token": "stream-tok-5",
+        "sip_auth_password": "sip-pass-6",
+        "custom_headers": [{"name": "X-Api-Token", "value": "hdr-tok-7"}],
+        "my_client_secret": "secret-8",
+    }
+    for path in (f"/v2/calls/{a}/actions/transfer", f"/v2/calls/{a}/actions/answer"):
+        httpx.post(server.url + path, json=body, headers=AUTH)  # one accepted, one rejected
+    commands = httpx.get(server.url + "/_emulator/commands", headers=AUTH).json()["data"]
+    shown = json.dumps(commands)
+    for n, secret in enumerate(
+        [
+            "url-pass",
+            "tok-2",
+            "tok-3",
+            "fail-pass",
+            "stream-tok",
+            "sip-pass",
+            "hdr-tok",
+            "secret-8",
+        ],
+        1,
+    ):
+        assert secret not in shown, (n, secret)
+    journaled = commands[-2]["body"]
+    assert journaled["webhook_url"] == (
+        "https://app:[redacted]@example.com/hooks?token=[redacted]&x=1"
+    )
+    assert journaled["webhook_urls"] == {
+        "call.answered": ["https://[redacted]@example.com/answered"]
+    }
+    assert journaled["stream_auth_token"] == "[redacted]"
+    assert journaled["custom_headers"] == [{"name": "X-Api-Token", "value": "[redacted]"}]
+    assert journaled["to"] == "+13125550100"  # the rest as sent
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net/tcp")
+@pytest.mark.parametrize(
+    ("extra", "warned"),
+    [((), True), (("--admin-token", ADMIN_TOKEN), False), (("--no-admin",), False)],
+)
+def test_a_wildcard_host_prints_its_real_address_and_warns_without_admin_token(
+    extra: tuple[str, ...], warned: bool, tmp_path: Path
+) -> None:
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve", "--host", "0.0.0.0", "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+            env=clean_env(),
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            base = proc.stdout.readline()
+            url = line.split("listening on", 1)[1].strip()
+            port = int(url.rsplit(":", 1)[1])
+            assert url == f"http://0.0.0.0:{port}", line  # what it is really bound to
+            assert base.strip() == f"TELNYX_BASE_URL=http://127.0.0.1:{port}/v2"
+            assert _listening_addresses(port) == ["00000000"]
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=15)
+    warning = "warning: listening on 0.0.0.0, beyond this machine, and the admin API"
+    assert (warning in stderr.read_text()) is warned, stderr.read_text()
+
+
+def test_a_command_held_by_a_timeout_fault_ends_cleanly_at_shutdown(tmp_path: Path) -> None:
+    """The fault holds the answer for 60 s; SIGTERM sends it at once, and nobody sees a
+    traceback (uvicorn used to cancel the sleeping request after its grace period)."""
+    import signal
+    import threading
+    import time
+
+    stderr = tmp_path / "stderr"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=ROOT,
+            env=clean_env(),
+        )
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("listening on", 1)[1].strip()
+        a = httpx.post(
+            url + "/_emulator/calls",
+            json={"from": "+12125550199", "to": "+13125550100"},
+            headers=AUTH,
+        ).json()["data"]["call_control_id"]
+        faults = {"commands": {"mode": "timeout", "count": 1, "timeout_secs": 60}}
+        assert httpx.put(url + "/_emulator/faults", json=faults, headers=AUTH).status_code == 200
+        answers: list[httpx.Response] = []
+        held = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{url}/v2/calls/{a}/actions/hangup", json={}, headers=AUTH, timeout=30)
+            )
+        )
+        held.start()
+        deadline = time.monotonic() + 10
+        while "hangup" not in httpx.get(url + "/_emulator/commands", headers=AUTH).text:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(15)
+        held.join(15)
+    assert code == 0
+    assert time.monotonic() - started < 5  # not the 60 s hold, nor uvicorn's 5 s grace
+    [answer] = answers
+    assert answer.status_code == 200  # the command was applied: its answer, at last
+    log = stderr.read_text()
+    assert "Traceback" not in log and "ERROR" not in log, log
