@@ -1,10 +1,13 @@
-"""The long fuzz run: tests/test_fuzz.py with many more examples and a fresh random seed.
+"""The long fuzz run: tests/test_fuzz.py and tests/test_hostile.py with many more examples and a
+fresh random seed.
 
-CI runs tests/test_fuzz.py with 100 examples per operation and mode, derandomized, so it is quick
-and never fails on luck. This runs the same tests (schemathesis on every route of a real server's
+CI runs both with 100 examples per operation and mode, derandomized, so they are quick and never
+fail on luck. This runs the same tests (schemathesis on every route of a real server's
 /openapi.json, the transfer schema against the reference validator, arbitrary bodies, the engine
-state machine) with ``--examples`` per operation and mode and a new seed each time, so every run
-explores new inputs. Run it from the repository root with the dev venv active::
+state machine, and tests/hostile.py's hostile bodies on every route, in-process and on a real
+server, with the no-traceback and liveness checks after) with ``--examples`` per operation and
+mode and a new seed each time, so every run explores new inputs. Run it from the repository root
+with the dev venv active::
 
     python bench/fuzz_long.py                    # 2,000 examples, random seed, ~10 min on 2 cores
     python bench/fuzz_long.py --examples 500     # shorter
@@ -37,7 +40,7 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     print(f"fuzz: {args.examples} examples per operation and mode, seed {seed}", flush=True)
     env = {**os.environ, "FUZZ_EXAMPLES": str(args.examples), "FUZZ_SEED": str(seed)}
-    command = [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q"]
+    command = [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "tests/test_hostile.py", "-q"]
     if args.workers > 1:
         command += ["-n", str(args.workers)]
     command += ["--hypothesis-show-statistics", "-s"]
