@@ -13,6 +13,7 @@ from emulator.config import Settings
 
 ENGINE_MODULES = [
     "api",
+    "bodies",
     "calls",
     "clock",
     "config",
@@ -24,6 +25,8 @@ ENGINE_MODULES = [
     "far_end",
     "faults",
     "ids",
+    "journal",
+    "redaction",
     "resources",
     "scenarios",
     "signing",
