@@ -98,7 +98,7 @@ def target(path: str, live: str | None) -> str:
 
 
 @seeded
-@fuzz_settings(examples=EXAMPLES * 3)
+@fuzz_settings(examples=EXAMPLES * 2)
 @given(
     route=st.sampled_from(ALL_ROUTES),
     body=BODIES,

@@ -94,7 +94,9 @@ def test_an_abusive_tenant_leaves_another_tenants_webhook_latency_unchanged(
     start_emulator: Callable[..., EmulatorServer], receiver: Receiver
 ) -> None:
     """Bound: with the abusive key at work, the polite key's median call.initiated latency stays
-    within 50 ms of its median alone, and none of its 20 webhooks takes over 250 ms."""
+    within 50 ms of its median alone, and none of its 20 webhooks takes longer than 250 ms (or
+    twice its slowest alone, on a loaded machine): far from the ~2 s (the webhook timeout) it
+    waits when the abusive key holds every sender slot."""
     server = start_emulator(time_scale=1.0, webhook_timeout_secs=2.0)
     alone = _latencies(server, receiver, "POLITE", 20)
 
@@ -171,4 +173,4 @@ def test_an_abusive_tenant_leaves_another_tenants_webhook_latency_unchanged(
         for black_hole in black_holes:
             black_hole.stop()
     assert statistics.median(busy) <= statistics.median(alone) + 0.05, (alone, busy)
-    assert max(busy) < 0.25, busy
+    assert max(busy) < max(0.25, 2 * max(alone)), (alone, busy)
