@@ -212,7 +212,8 @@ class Api:
 
     def _forget_idle_tenants(self, now: float) -> None:
         """(chosen) Forget API keys idle for ``idle_tenant_secs``: no request in that time, no
-        call (live, or ended and still retained) and no webhook waiting. Their journals and
+        call (live, or ended and still retained), no webhook waiting and no connection or number
+        created or changed through the API (user-made state is kept). Their journals and
         fault settings go with them; a later request starts afresh. Runs at most once a second,
         and only looks at the least recently used keys, so its cost is amortised O(1)."""
         self._next_sweep = now + 1.0
@@ -223,7 +224,7 @@ class Api:
             if engine.last_used > horizon:
                 return  # every later key was used more recently
             engine.housekeeping()
-            if len(engine.calls) or self.outbox.pending(key):
+            if len(engine.calls) or self.outbox.pending(key) or engine.connections.changed:
                 engine.last_used = now  # busy: look again one idle period from now
                 tenants.move_to_end(key)
             else:

@@ -156,6 +156,9 @@ class ConnectionStore:
         self._by_id: dict[str, Connection] = {}
         self._numbers: dict[str, str] = {}  # phone number -> connection id
         self.default_id: str | None = None
+        # Changed through the API since seeding: state the user made, so the API key is never
+        # forgotten as idle (Api._forget_idle_tenants).
+        self.changed = False
 
     @classmethod
     def seeded(
@@ -183,6 +186,7 @@ class ConnectionStore:
     def create(
         self, fields: Mapping[str, Any], now_iso: str, new_id: Callable[[], str]
     ) -> Connection:
+        self.changed = True
         if fields.get("webhook_api_version") == "1":
             raise webhook_api_version_error()
         ident = new_id()
@@ -197,6 +201,7 @@ class ConnectionStore:
         return connection
 
     def update(self, ident: str, fields: Mapping[str, Any], now_iso: str) -> Connection:
+        self.changed = True
         connection = self.get(ident)
         if fields.get("webhook_api_version") == "1":
             raise webhook_api_version_error()
@@ -207,6 +212,7 @@ class ConnectionStore:
     def delete(self, ident: str) -> Connection:
         """Remove a connection; (chosen) its numbers become unassigned, and calls still up on
         it report to the default connection, if any, else nowhere (``not_sent``)."""
+        self.changed = True
         connection = self.get(ident)
         del self._by_id[ident]
         for number in [n for n, c in self._numbers.items() if c == ident]:
@@ -227,11 +233,13 @@ class ConnectionStore:
     # -- numbers --------------------------------------------------------------------------------
 
     def assign(self, number: str, ident: str) -> None:
+        self.changed = True
         if ident not in self._by_id:
             raise invalid_connection_id()
         self._numbers[number] = ident
 
     def unassign(self, number: str) -> None:
+        self.changed = True
         if self._numbers.pop(number, None) is None:
             raise ApiFailure(
                 404,

@@ -174,3 +174,19 @@ def test_an_abusive_tenant_leaves_another_tenants_webhook_latency_unchanged(
             black_hole.stop()
     assert statistics.median(busy) <= statistics.median(alone) + 0.05, (alone, busy)
     assert max(busy) < max(0.25, 2 * max(alone)), (alone, busy)
+
+
+def test_a_key_with_connections_made_through_the_api_is_kept() -> None:
+    """Connections and numbers a key created are state the user made, not leftovers."""
+    h = Harness(retention_secs=60.0, dedup_window_secs=30.0)
+    r = h.request(
+        "POST",
+        "/v2/call_control_applications",
+        {"application_name": "app", "webhook_event_url": "https://app.example/hooks"},
+    )
+    assert r.status in (200, 201), r.payload
+    h.clock.advance(3_600)
+    h.api.tenant("OTHER")  # sweeps
+    assert "KEY" in h.api.tenants
+    listed = h.request("GET", "/v2/call_control_applications").payload["data"]
+    assert [c["application_name"] for c in listed] == ["app"]
