@@ -229,6 +229,7 @@ class Api:
                 tenants.move_to_end(key)
             else:
                 del tenants[key]
+                self.events.forget(engine.tenant_id)
 
     def run_due(self, now: float) -> None:
         self.timeline.run_due(now)

@@ -163,6 +163,12 @@ class EventLog:
         for subscription in self._subscribers:
             subscription.notify()
 
+    def forget(self, tenant: str) -> None:
+        """Drop the events of a tenant the Api forgot as idle (nothing happened for it in the
+        idle period), so one-off API keys do not leave a ring each behind."""
+        self._rings.pop(tenant, None)
+        self._evicted.pop(tenant, None)
+
     # -- reading --------------------------------------------------------------------------------
 
     def after(self, last_id: int, where: Filter, *, resuming: bool = True) -> list[Event]:
