@@ -300,9 +300,10 @@ class Api:
         except ApiFailure:
             return failure
         body: Any = None
-        # The journal shows what it can of the body; the method and path say the rest.
-        with contextlib.suppress(ValueError, UnicodeDecodeError):
-            body = json.loads(request.body) if request.body.strip() else None
+        # The journal shows what it can of the body; the method and path say the rest. Decoded
+        # as every body is (emulator/bodies.py), so nothing it stores can fail to encode.
+        with contextlib.suppress(ApiFailure):
+            body = bodies.decode(request.body) if request.body.strip() else None
         action = _ACTION.search(path)
         ids = named_calls(path, None)
         self.tenant(key).journal_command(
@@ -322,7 +323,9 @@ class Api:
     ) -> None:
         """A command named a call that exists under another API key: say so in the 422's
         detail (and its journal entry), without naming the other key."""
-        body = response.journal.get("body") if response.journal is not None else None
+        # The entry handed back carries no body (it is stored encoded): read the stored one.
+        stored = engine.commands.find(response.journal["id"]) if response.journal else None
+        body = stored.get("body") if stored is not None else None
         call_control_id = owned_elsewhere(
             self.tenants, tenant_for(self.tenancy, key), named_calls(request.path, body)
         )

@@ -40,6 +40,14 @@ class Journal:
                 entries[index] = dumps(stored)
                 return
 
+    def find(self, entry_id: int) -> dict[str, Any] | None:
+        """The stored entry with this ``id`` (newest first: it is nearly always the last)."""
+        for index in range(len(self._entries) - 1, -1, -1):
+            entry: dict[str, Any] = json.loads(self._entries[index])
+            if entry["id"] == entry_id:
+                return entry
+        return None
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for raw in self._entries:
             yield json.loads(raw)
