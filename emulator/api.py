@@ -25,17 +25,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import bodies, errors
-from .calls import Leg, iso
+from .calls import iso
 from .clock import Clock
+from .commands.registry import Command, Context, commands
 from .config import Settings
 from .connections import ConnectionStore
 from .delivery import Attempt, Outbox, dumps
-from .engine import Engine, EngineConfig, first_destination
-from .errors import ApiFailure
+from .engine import Engine, EngineConfig
+from .errors import ApiFailure, NotEmulated
 from .events import EventLog
 from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
 from .resources import schemas_dir
+from .routes import _ID, ROUTES, Handler, Route, route
 from .scenarios import Scenario, ScenarioBook
 from .signing import Signer
 from .tenancy import (
@@ -83,34 +85,11 @@ class ApiResponse:
         return b"" if self.payload is None else dumps(self.payload)
 
 
-Handler = Callable[["Api", ApiRequest, Engine, "re.Match[str]"], ApiResponse]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-    auth: bool = True
-    command: bool = False  # a Call Control command: command faults apply
-    admin: bool = False  # the emulator's own /_emulator API: --admin-token, --no-admin apply
-
-
-_ROUTES: list[Route] = []
-_ID = r"(?P<id>[^/]+)"
+# The route table lives in emulator/routes.py; these names stay importable from here for the
+# modules that register routes with @route (and for the tests that read the table).
+_ROUTES = ROUTES.routes
+__all__ = ["_ID", "_ROUTES", "ApiRequest", "ApiResponse", "Handler", "Route", "route"]
 ADMIN_TOKEN_HEADER = "x-emulator-admin-token"
-
-
-def route(
-    method: str, path: str, *, auth: bool = True, command: bool = False
-) -> Callable[[Handler], Handler]:
-    admin = path.startswith("/_emulator/") and path != "/_emulator/health"
-
-    def register(fn: Handler) -> Handler:
-        _ROUTES.append(Route(method, re.compile(f"^{path}$"), fn, auth, command, admin))
-        return fn
-
-    return register
 
 
 class Api:
@@ -252,21 +231,12 @@ class Api:
             path = path[3:] or "/"
         key, engine = "", None
         try:
-            matched: tuple[Route, re.Match[str]] | None = None
-            allowed: list[str] = []
-            for r in _ROUTES:
-                m = r.pattern.match(path)
-                if m is None:
-                    continue
-                if r.method == request.method or (r.method == "GET" and request.method == "HEAD"):
-                    matched = (r, m)
-                    break
-                allowed.append(r.method)
-            if matched is None:
-                if allowed:
-                    raise errors.method_not_allowed(request.method, request.path, allowed)
+            found = ROUTES.find(request.method, path)
+            if isinstance(found, list):
+                if found:
+                    raise errors.method_not_allowed(request.method, request.path, found)
                 raise self._not_emulated(request, path)
-            r, m = matched
+            r, m = found
             if r.admin:
                 self._check_admin(request)
             if not r.auth:
@@ -424,7 +394,7 @@ class Api:
         entry = engine.journal_command(
             method=request.method,
             path=request.path,
-            command=r.handler.__name__,
+            command=r.name,
             call_control_id=m.groupdict().get("id"),
             body=None,
             status=failure.status,
@@ -494,28 +464,9 @@ class Api:
             return scenario
         return self.scenarios.match(to)
 
-    def command(
-        self,
-        request: ApiRequest,
-        engine: Engine,
-        name: str,
-        call_control_id: str,
-        action: Callable[[Leg, dict[str, Any]], dict[str, Any] | None],
-        schema: str | None = None,
-    ) -> ApiResponse:
-        """A command on an existing call: dedup per call, the state rules, then ``action``.
-
-        ``action`` may return fields to add to the response's ``data`` (e.g. ``recording_id``).
-        """
-
-        def run(body: dict[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
-            extra: dict[str, Any] = {}
-            applied = engine.run_command(
-                name, call_control_id, body, lambda leg: extra.update(action(leg, body) or {})
-            )
-            return applied, ({"data": {**OK["data"], **extra}} if extra else OK), call_control_id
-
-        return self.journaled(request, engine, name, call_control_id, schema, run)
+    def context(self, request: ApiRequest, engine: Engine) -> Context:
+        """What a command's effect works with (see emulator.commands.registry)."""
+        return Context(engine, lambda to: self.pick_scenario(request, to))
 
     def journaled(
         self,
@@ -530,6 +481,7 @@ class Api:
 
         ``run`` returns (applied, response payload, the call it concerns); applied is False
         for a ``command_id`` duplicate, which Telnyx answers like the original and ignores.
+        A declared command that is not emulated yet is journaled ``not_emulated``.
         """
         body: Any = None
         # Stamped when it arrived, before the webhooks it causes (the call events list's order).
@@ -551,7 +503,7 @@ class Api:
                 call_control_id=call_control_id,
                 body=body,
                 status=failure.status,
-                result="rejected",
+                result="not_emulated" if isinstance(failure, NotEmulated) else "rejected",
                 errors_=[e.to_json() for e in failure.errors],
                 at=arrived,
             )
@@ -590,68 +542,72 @@ def webhook_allow_list(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     return allowed
 
 
-# --- Call Control --------------------------------------------------------------------------
+# --- Call Control: one route per declared command ---------------------------------------------
 
 
-@route("POST", f"/calls/{_ID}/actions/transfer", command=True)
-def transfer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    def act(leg: Leg, body: dict[str, Any]) -> None:
-        engine.transfer(leg, body, api.pick_scenario(request, first_destination(body["to"])))
+def command_handler(command: Command) -> Handler:
+    """The route handler of a declared command: the shared pipeline around its effect.
 
-    return api.command(request, engine, "transfer", m["id"], act, schema="transfer_request")
-
-
-@route("GET", f"/calls/{_ID}")
-def retrieve_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    leg = engine.leg(m["id"])
-    return ApiResponse(200, {"data": leg.status(api.clock.now())})
-
-
-@route("POST", "/calls", command=True)
-def dial(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    """Dial: the same pipeline as a call command, but there is no call yet: dedup is per API
-    key, and the response carries the new call's IDs."""
-
-    def run(body: dict[str, Any]) -> tuple[bool, dict[str, Any], str | None]:
-        leg, applied = engine.dial(body, lambda to: api.pick_scenario(request, to))
-        return applied, {"data": engine.dial_response(leg, body)}, leg.call_control_id
-
-    return api.journaled(request, engine, "dial", None, "dial_request", run)
-
-
-@route("POST", f"/calls/{_ID}/actions/answer", command=True)
-def answer(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    return api.command(request, engine, "answer", m["id"], engine.answer, schema="answer_request")
-
-
-@route("POST", f"/calls/{_ID}/actions/hangup", command=True)
-def hangup(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    return api.command(request, engine, "hangup", m["id"], engine.hangup, schema="hangup_request")
-
-
-@route("POST", f"/calls/{_ID}/actions/reject", command=True)
-def reject(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    return api.command(request, engine, "reject", m["id"], engine.reject, schema="reject_request")
-
-
-@route("POST", f"/calls/{_ID}/actions/bridge", command=True)
-def bridge(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
-    return api.command(
-        request, engine, "bridge", m["id"], engine.bridge_calls, schema="bridge_request"
+    ``call`` commands: parse, validate, then (in :meth:`Engine.run_command`) look the call up,
+    dedup ``command_id``, check the state table, apply ``client_state``, run the effect, and
+    journal the outcome. ``account`` commands (Dial) have no call: the effect does its own
+    dedup. ``read`` commands (GET) only look the call up. Without an effect, a command answers
+    :func:`errors.not_emulated` once everything before the effect has passed.
+    """
+    name, schema, effect, issue = (
+        command.name,
+        command.request_schema,
+        command.effect,
+        command.issue,
     )
 
+    def not_emulated(ctx: Context, body: dict[str, Any]) -> dict[str, Any] | None:
+        raise errors.not_emulated(name, issue)
 
-@route("PUT", f"/calls/{_ID}/actions/client_state_update", command=True)
-def client_state_update(
-    api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]
-) -> ApiResponse:
-    return api.command(
-        request,
-        engine,
-        "client_state_update",
-        m["id"],
-        engine.update_client_state,
-        schema="client_state_update_request",
+    run_effect = effect or not_emulated
+
+    def on_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+        call_control_id = m["id"]
+
+        def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
+            ctx = api.context(request, engine)
+            extra: dict[str, Any] | None = None
+
+            def act(leg: Any) -> None:
+                nonlocal extra
+                ctx.call = leg
+                extra = run_effect(ctx, body)
+
+            applied = engine.run_command(name, call_control_id, body, act)
+            return applied, ({"data": {**OK["data"], **extra}} if extra else OK), call_control_id
+
+        return api.journaled(request, engine, name, call_control_id, schema, run)
+
+    def on_account(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+        def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
+            ctx = api.context(request, engine)
+            data = run_effect(ctx, body)
+            return not ctx.duplicate, {"data": data}, ctx.call_control_id
+
+        return api.journaled(request, engine, name, None, schema, run)
+
+    def read(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+        ctx = api.context(request, engine)
+        ctx.call = engine.leg(m["id"])
+        return ApiResponse(200, {"data": run_effect(ctx, {})})
+
+    handler = {"call": on_call, "account": on_account, "read": read}[command.scope]
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
+
+for _command in commands():
+    ROUTES.add(
+        _command.method,
+        _command.route_path,
+        command_handler(_command),
+        command=_command.scope != "read",
+        declaration=_command,
     )
 
 

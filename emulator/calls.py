@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .activities import Activities
 from .redaction import redact_url
 from .scenarios import Scenario
 from .state import LegEvent, LegState, next_state
@@ -114,6 +115,8 @@ class Leg:
     def record_error(self, message: str) -> None:
         self.errors.append(message)
         del self.errors[:-MAX_ERRORS]
+
+    activities: Activities | None = None  # playback, recording, ...: created by the first one
 
     def apply(self, event: LegEvent) -> None:
         self.state = next_state(self.state, event)

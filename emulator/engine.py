@@ -15,13 +15,13 @@ import dataclasses
 import itertools
 import json
 import logging
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import errors, webhooks
+from .activities import Activities, Activity, ActivityKind, EndReason, OnEnd
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .connections import ConnectionStore
@@ -36,7 +36,7 @@ from .redaction import redact_value
 from .scenarios import Hangup, Scenario
 from .state import LegEvent, LegState, allows, check_command
 from .tenancy import tenant_id
-from .timeline import Timeline
+from .timeline import Entry, Timeline
 
 log = logging.getLogger("telnyx_emulator.engine")
 
@@ -59,18 +59,6 @@ PREMIUM_RESULT = {"human": "human_residence", "machine": "machine", "not_sure": 
 # (hangup_cause, hangup_source, sip_hangup_cause) of the app's own hang-ups.
 APP_HANGUP = ("normal_clearing", "caller", "16")
 APP_CANCEL = ("originator_cancel", "caller", "487")  # a leg that is still ringing: SIP CANCEL
-# The hangup command, by the leg's state: cancelling a ringing leg, else a normal BYE.
-HANGUP_BY_STATE: dict[LegState, tuple[str, str, str]] = {LegState.RINGING: APP_CANCEL}
-
-# The reject command's cause -> (hangup_cause, SIP response) of the call.hangup it causes
-# (source callee: the app is the called party). The SIP codes are Telnyx's documented responses;
-# the hangup_cause values are the closest of its enum (chosen: TEMPORARILY_UNAVAILABLE has none).
-REJECT_CAUSES: dict[str, tuple[str, str]] = {
-    "CALL_REJECTED": ("call_rejected", "603"),
-    "NOT_FOUND": ("not_found", "404"),
-    "TEMPORARILY_UNAVAILABLE": ("unspecified", "480"),
-    "USER_BUSY": ("user_busy", "486"),
-}
 
 # Webhooks that go with a change of the leg's state: the event log shows the leg's new summary
 # before them (AMD results change nothing).
@@ -135,9 +123,12 @@ class Engine:
         body: dict[str, Any],
         action: Callable[[Leg], None],
     ) -> bool:
-        """Look the leg up, apply ``command_id`` dedup and the state rules, then act.
+        """The pipeline of every command on a call: look the leg up (90015), apply
+        ``command_id`` dedup, the state rules (90018, 90034, ...), the body's ``client_state``
+        (so the webhooks the command causes carry it), then act.
 
-        Returns False when the command was a duplicate (ignored, as Telnyx ignores it).
+        Returns False when the command was a duplicate (ignored, as Telnyx ignores it). If the
+        action fails, the leg's ``client_state`` is put back: a refused command changes nothing.
         """
         leg = self.leg(call_control_id)
         now = self.clock.now()
@@ -147,7 +138,14 @@ class Engine:
         ):
             return False
         check_command(command, leg.state)
-        action(leg)
+        before = leg.client_state
+        if "client_state" in body:
+            leg.client_state = body["client_state"]
+        try:
+            action(leg)
+        except ApiFailure:
+            leg.client_state = before
+            raise
         if isinstance(command_id, str):
             self.dedup.remember(call_control_id, command_id, now)
         return True
@@ -180,7 +178,7 @@ class Engine:
             # Only a string is a command_id (a rejected body's other value stays in "body").
             "command_id": _command_id(body),
             "status": status,
-            "result": result,  # accepted | duplicate | rejected
+            "result": result,  # accepted | duplicate | rejected | not_emulated
             "errors": errors_ or [],
         }
         if fault is not None:  # an injected command fault (command_429, command_500)
@@ -224,7 +222,7 @@ class Engine:
 
     def create_inbound(self, params: dict[str, Any]) -> Leg:
         """Simulate a call arriving at the app (``POST /_emulator/calls``)."""
-        self._check_capacity()
+        self.check_capacity()
         now = self.clock.now()
         leg = Leg(
             tenant=self.tenant,
@@ -250,60 +248,17 @@ class Engine:
             caller_id_name=params.get("caller_id_name"),
         )
         self.calls.add(leg)
-        self._emit(leg, "call.initiated", webhooks.initiated(leg))
+        self.emit(leg, "call.initiated", webhooks.initiated(leg))
         caller_hangs_up = params.get("hangup_after_secs")
         if caller_hangs_up is not None:
-            self._after(
+            self.after(
                 leg, caller_hangs_up, lambda: self.end(leg, "normal_clearing", "caller", "16")
             )
         return leg
 
-    # -- transfer -----------------------------------------------------------------------------
-
-    def transfer(self, a: Leg, p: dict[str, Any], scenario: Scenario) -> Leg:
-        """Dial leg B for leg A and plan what the scenario says the far end does."""
-        self._check_capacity()
-        if "client_state" in p:
-            a.client_state = p["client_state"]
-        if "park_after_unbridge" in p:
-            a.park_after_unbridge = p["park_after_unbridge"]
-        policies = _retry_policies(p)
-        a.routing.retries_ms.update(policies)
-        # (chosen) A transfer replaces what leg A was doing: a leg B still ringing from an
-        # earlier transfer is cancelled, and a bridged peer is released and hung up.
-        if a.dialing is not None and a.dialing.alive:
-            self.end(a.dialing, "originator_cancel", "caller", "487")
-        if a.peer is not None and a.peer.alive:
-            old = a.peer
-            old.peer = a.peer = None
-            a.apply(LegEvent.UNBRIDGE)
-            self.changed(a)
-            self.end(old, "normal_clearing", "caller", "16")
-
-        b = self._place_outbound(
-            p,
-            scenario,
-            to=first_destination(p["to"]),
-            from_=p.get("from") or a.to,
-            call_session_id=a.call_session_id,
-            connection_id=a.connection_id,
-            routing=Routing(
-                url=p.get("webhook_url") or a.routing.url,
-                method=p.get("webhook_url_method", "POST"),
-                urls={k: list(v) for k, v in (p.get("webhook_urls") or {}).items()},
-                urls_method=p.get("webhook_urls_method", "POST"),
-                failover_url=a.routing.failover_url,
-                retries_ms=policies,
-            ),
-            client_state=p.get("target_leg_client_state"),
-            parent=a,
-        )
-        a.dialing = b
-        return b
-
     # -- outbound legs: a transfer's leg B, a Dial ---------------------------------------------
 
-    def _place_outbound(
+    def place_outbound(
         self,
         p: dict[str, Any],
         scenario: Scenario,
@@ -340,7 +295,7 @@ class Engine:
             command=p,
         )
         self.calls.add(b)
-        self._emit(b, "call.initiated", webhooks.initiated(b))
+        self.emit(b, "call.initiated", webhooks.initiated(b))
         self._plan_outbound(b, scenario, p, timeout_cause)
         return b
 
@@ -349,7 +304,7 @@ class Engine:
     ) -> None:
         timeout = float(p.get("timeout_secs", 30))
         if scenario.outcome == "answer" and scenario.ring_secs < timeout:
-            self._after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
+            self.after(b, scenario.ring_secs, lambda: self._far_end_answers(b))
         else:
             # Rings out (no answer before timeout_secs), or fails after ringing (busy, ...).
             rings_out = scenario.outcome in ("answer", "no_answer")
@@ -363,16 +318,20 @@ class Engine:
             if rings_out and h.cause == "timeout" and timeout_cause != "timeout":
                 h = dataclasses.replace(h, cause=timeout_cause)  # Dial's retry_on_timeout=false
             after = timeout if rings_out else scenario.ring_secs
-            self._after(b, after, lambda: self.end(b, h.cause, h.source, h.sip_code))
+            self.after(b, after, lambda: self.end(b, h.cause, h.source, h.sip_code))
+
+    def answer(self, leg: Leg) -> None:
+        """The leg is answered (by the app's answer command, or by the far end):
+        ``call.answered``."""
+        leg.apply(LegEvent.ANSWER)
+        leg.answered_at = self.clock.now()
+        self.emit(leg, "call.answered", webhooks.answered(leg))
 
     def _far_end_answers(self, b: Leg) -> None:
-        now = self.clock.now()
-        b.apply(LegEvent.ANSWER)
-        b.answered_at = now
-        self._emit(b, "call.answered", webhooks.answered(b))
+        self.answer(b)
         # The SDK documents time_limit_secs as the longest an answered leg may last.
         limit = float(b.command.get("time_limit_secs", 14400))
-        self._after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
+        self.after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
         a = b.parent
         if a is not None and a.alive and a.dialing is b:
             a.dialing = None
@@ -385,7 +344,7 @@ class Engine:
         self._plan_amd(b, b.scenario, b.command)
         if b.scenario.hangup_after_secs is not None:
             source = b.scenario.hangup_after_source
-            self._after(
+            self.after(
                 b,
                 b.scenario.hangup_after_secs,
                 lambda: self.end(b, "normal_clearing", source, "16"),
@@ -396,10 +355,10 @@ class Engine:
         a.apply(LegEvent.BRIDGE)
         b.apply(LegEvent.BRIDGE)
         a.peer, b.peer = b, a
-        self._emit(b, "call.bridged", webhooks.bridged(b))
-        self._emit(a, "call.bridged", webhooks.bridged(a))
+        self.emit(b, "call.bridged", webhooks.bridged(b))
+        self.emit(a, "call.bridged", webhooks.bridged(a))
 
-    def _join(self, first: Leg, second: Leg) -> None:
+    def join(self, first: Leg, second: Leg) -> None:
         """Bridge two live legs, freeing each from what it was doing before:
         ``call.bridged`` for ``first``, then for ``second``."""
         self._free_for_bridge(first, keep=second)
@@ -440,70 +399,11 @@ class Engine:
         if b.command.get("prevent_double_bridge") and link.peer is not None:
             self.end(b, *APP_HANGUP)
             return
-        self._join(b, link)
+        self.join(b, link)
 
-    # -- commands on a leg (the state rules ran in run_command) -------------------------------
+    # -- primitives the command effects use (emulator/commands/) -------------------------------
 
-    def answer(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
-        """The app answers a parked incoming leg: ``call.answered``, sent to the answer's own
-        ``webhook_url`` if it has one (like every later webhook of the leg)."""
-        self._apply_leg_options(leg, p)
-        leg.apply(LegEvent.ANSWER)
-        leg.answered_at = self.clock.now()
-        self._emit(leg, "call.answered", webhooks.answered(leg))
-        return _recording(leg, p)
-
-    def hangup(self, leg: Leg, p: dict[str, Any]) -> None:
-        """``call.hangup`` for the leg, then for its bridged peer (unless the peer parks), and
-        a leg it was still dialling is cancelled (see :meth:`end`)."""
-        if "client_state" in p:
-            leg.client_state = p["client_state"]
-        self.end(leg, *HANGUP_BY_STATE.get(leg.state, APP_HANGUP))
-
-    def reject(self, leg: Leg, p: dict[str, Any]) -> None:
-        """End an unanswered incoming leg with the SIP response of ``cause``."""
-        if "client_state" in p:
-            leg.client_state = p["client_state"]
-        cause, sip = REJECT_CAUSES[p["cause"]]
-        self.end(leg, cause, "callee", sip)
-
-    def update_client_state(self, leg: Leg, p: dict[str, Any]) -> None:
-        """``client_state_update``: no webhook; the leg's later webhooks carry the new state."""
-        leg.client_state = p["client_state"]
-
-    def bridge_calls(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
-        """The bridge command: join ``leg`` (leg A) with the call named in the body (leg B).
-
-        The other call must exist (90015), be live (90018) and answered (90034); with
-        ``prevent_double_bridge`` it must not be bridged to a third call (90016). Everything is
-        checked before anything changes. ``call.bridged`` goes to leg A, then leg B.
-        """
-        other_id = p["call_control_id"]
-        if other_id == leg.call_control_id:
-            raise ApiFailure(
-                422,
-                [
-                    errors.invalid_value(
-                        "A call can't be bridged with itself: 'call_control_id' must name "
-                        "another call.",
-                        "/call_control_id",
-                    )
-                ],
-            )
-        other = self.leg(other_id)
-        bridged_elsewhere = other.peer is not None and other.peer is not leg
-        exclusive = bool(p.get("prevent_double_bridge")) and bridged_elsewhere
-        check_command("bridge_target_exclusive" if exclusive else "bridge_target", other.state)
-        if "client_state" in p:
-            leg.client_state = p["client_state"]
-        if "park_after_unbridge" in p:
-            leg.park_after_unbridge = p["park_after_unbridge"]
-        if p.get("hold_after_unbridge"):
-            leg.park_after_unbridge = "self"  # (chosen) held = stays up after unbridge
-        self._join(leg, other)
-        return _recording(leg, p)
-
-    def _apply_leg_options(self, leg: Leg, p: dict[str, Any]) -> None:
+    def apply_leg_options(self, leg: Leg, p: dict[str, Any]) -> None:
         """What a command changes for the leg's later webhooks: client_state and routing."""
         if "client_state" in p:
             leg.client_state = p["client_state"]
@@ -517,76 +417,59 @@ class Engine:
             routing.urls = {k: list(v) for k, v in p["webhook_urls"].items()}
         if "webhook_urls_method" in p:
             routing.urls_method = p["webhook_urls_method"]
-        routing.retries_ms.update(_retry_policies(p))
+        routing.retries_ms.update(retry_policies(p))
 
-    # -- dial -----------------------------------------------------------------------------------
-
-    def dial(self, p: dict[str, Any], pick: Callable[[str], Scenario]) -> tuple[Leg, bool]:
-        """``POST /v2/calls``: place a new outbound call; ``pick`` chooses the scenario for a
-        destination. Returns ``(leg, False)`` for a duplicate ``command_id`` (per API key,
-        within the dedup window), which places nothing and names the first Dial's call.
-        """
-        self.housekeeping()
+    def recall_dial(self, command_id: str) -> Leg | None:
+        """The call a Dial with this ``command_id`` placed within the dedup window, if any
+        (Dial dedup is per API key: there is no ``call_control_id`` yet)."""
         now = self.clock.now()
-        self._expire_dials(now)
-        command_id = p.get("command_id")
-        if isinstance(command_id, str) and command_id in self._dials:
-            first = self.calls.get(self._dials[command_id][1])
-            if first is not None:
-                return first, False
-        link: Leg | None = None
-        if "link_to" in p:
-            link = self.calls.get(p["link_to"])
-            if link is None:
-                raise _pointing_at("/link_to", errors.invalid_call_control_id())
-            if p.get("bridge_on_answer") or p.get("bridge_intent"):
-                try:
-                    check_command("dial_link", link.state)
-                except ApiFailure as failure:
-                    raise _pointing_at("/link_to", failure) from None
-        self.connections.for_dial(p["connection_id"])
-        to = first_destination(p["to"])
-        scenario = pick(to)
-        self._check_capacity()
-        leg = self._place_outbound(
-            p,
-            scenario,
-            to=to,
-            from_=link.from_ if link is not None and p.get("bridge_intent") else p["from"],
-            call_session_id=link.call_session_id if link is not None else None,
-            connection_id=p["connection_id"],
-            routing=Routing(
-                url=p.get("webhook_url"),
-                method=p.get("webhook_url_method", "POST"),
-                urls={k: list(v) for k, v in (p.get("webhook_urls") or {}).items()},
-                urls_method=p.get("webhook_urls_method", "POST"),
-                retries_ms=_retry_policies(p),
-            ),
-            client_state=p.get("client_state"),
-            timeout_cause="no_answer" if p.get("retry_on_timeout") is False else "timeout",
-        )
-        if "park_after_unbridge" in p:
-            leg.park_after_unbridge = p["park_after_unbridge"]
-        if isinstance(command_id, str):
-            self._dials.pop(command_id, None)
-            self._dials[command_id] = (now, leg.call_control_id)
-        return leg, True
-
-    def dial_response(self, leg: Leg, p: dict[str, Any]) -> dict[str, Any]:
-        """The Dial's ``data``: the new call's IDs; ``is_alive`` is always false (Telnyx:
-        "dialing is asynchronous")."""
-        data = leg.status(self.clock.now())
-        data["is_alive"] = False
-        data.update(_recording(leg, p) or {})
-        return data
-
-    def _expire_dials(self, now: float) -> None:
         horizon = now - self.config.dedup_window_secs
         while self._dials:
             oldest = next(iter(self._dials))
             if self._dials[oldest][0] > horizon:
-                return
+                break
             del self._dials[oldest]
+        seen = self._dials.get(command_id)
+        return self.calls.get(seen[1]) if seen is not None else None
+
+    def remember_dial(self, command_id: str, leg: Leg) -> None:
+        self._dials.pop(command_id, None)
+        self._dials[command_id] = (self.clock.now(), leg.call_control_id)
+
+    def start_activity(
+        self,
+        leg: Leg,
+        kind: ActivityKind,
+        on_end: OnEnd,
+        *,
+        secs: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Activity:
+        """Start an activity on a live leg (see :mod:`emulator.activities`).
+
+        Running activities that conflict with it are replaced (they end first, ``replaced``),
+        or it is refused with the conflict table's error before anything changes. With
+        ``secs`` it ends by itself (``completed``) that many emulated seconds later.
+        """
+        now = self.clock.now()
+        activity = Activity(kind, now, on_end, data if data is not None else {})
+        if leg.activities is None:
+            leg.activities = Activities()
+        leg.activities.admit(activity, now)
+        if secs is not None:
+            running = leg.activities
+            activity.planned_end = self.after(
+                leg, secs, lambda: running.finish(activity, self.clock.now())
+            )
+        return activity
+
+    def stop_activity(
+        self, leg: Leg, kind: ActivityKind, reason: EndReason = EndReason.STOPPED
+    ) -> Activity | None:
+        """End the leg's newest running activity of ``kind`` (None if there is none)."""
+        if leg.activities is None:
+            return None
+        return leg.activities.stop(kind, reason, self.clock.now())
 
     # -- answering machine detection ------------------------------------------------------------
 
@@ -609,27 +492,27 @@ class Engine:
             if greeting_at > cap:
                 greeting, greeting_at = "not_sure", cap
 
-        def emit(event_type: str, value: str) -> Callable[[], None]:
-            return lambda: self._emit(b, event_type, webhooks.machine_result(b, value))
+        def report(event_type: str, value: str) -> Callable[[], None]:
+            return lambda: self.emit(b, event_type, webhooks.machine_result(b, value))
 
         if mode in STANDARD_AMD:
-            self._after(b, detect_at, emit("call.machine.detection.ended", result))
+            self.after(b, detect_at, report("call.machine.detection.ended", result))
             if greeting is not None and (
                 mode in ("greeting_end", "detect_words")
                 or (mode == "detect_beep" and greeting == "beep_detected")
             ):
-                self._after(b, greeting_at, emit("call.machine.greeting.ended", greeting))
+                self.after(b, greeting_at, report("call.machine.greeting.ended", greeting))
             return
 
         premium = "not_sure" if timed_out else (amd.premium_result or PREMIUM_RESULT[result])
         if mode == "premium_ios_call_screening_detection" and amd.call_screening:
-            self._after(
-                b, detect_at, emit("call.machine.premium.call_screening.detected", "screening")
+            self.after(
+                b, detect_at, report("call.machine.premium.call_screening.detected", "screening")
             )
-        self._after(b, detect_at, emit("call.machine.premium.detection.ended", premium))
+        self.after(b, detect_at, report("call.machine.premium.detection.ended", premium))
         if premium == "machine" and amd.greeting == "beep_detected":
-            self._after(
-                b, greeting_at, emit("call.machine.premium.greeting.ended", "beep_detected")
+            self.after(
+                b, greeting_at, report("call.machine.premium.greeting.ended", "beep_detected")
             )
 
     # -- ending legs ----------------------------------------------------------------------------
@@ -648,7 +531,9 @@ class Engine:
         self.calls.ended(leg)
         if leg.parent is not None and leg.parent.dialing is leg:
             leg.parent.dialing = None
-        self._emit(leg, "call.hangup", webhooks.hangup(leg))
+        if leg.activities is not None:  # their ending webhooks come before call.hangup
+            leg.activities.stop_all(EndReason.CALL_ENDED, self.clock.now())
+        self.emit(leg, "call.hangup", webhooks.hangup(leg))
         if leg.dialing is not None and leg.dialing.alive:
             self.end(leg.dialing, "originator_cancel", "caller", "487")
         if peer is not None and peer.alive:
@@ -661,8 +546,9 @@ class Engine:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _after(self, leg: Leg, secs: float, step: Callable[[], None]) -> None:
-        """Plan a step for a leg; it is dropped if the leg has ended by then."""
+    def after(self, leg: Leg, secs: float, step: Callable[[], None]) -> Entry:
+        """Plan a step for a leg ``secs`` emulated seconds from now (scaled by the time scale);
+        it is dropped if the leg has ended by then. Cancel the returned entry to drop it."""
 
         def guarded() -> None:
             if leg.alive:
@@ -689,9 +575,11 @@ class Engine:
         # At scale 0 everything is due at once; the emulated time keeps the order.
         when = 0.0 if scale == 0 else self.clock.now() + secs * scale
         emulated = self.timeline.emulated_now + secs
-        leg.timers.append(self.timeline.at(when, guarded, emulated=emulated, on_error=failed))
+        entry = self.timeline.at(when, guarded, emulated=emulated, on_error=failed)
+        leg.timers.append(entry)
+        return entry
 
-    def _emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
+    def emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
         now = self.clock.now()
         data = webhooks.envelope_data(event_type, self.ids.event_id(), now, payload)
         retries = leg.routing.retries_ms.get(event_type)
@@ -744,7 +632,7 @@ class Engine:
                     call_session_id=leg.call_session_id,
                 )
 
-    def _check_capacity(self) -> None:
+    def check_capacity(self) -> None:
         if self.calls.live_count() >= self.config.max_live_calls:
             raise errors.too_many_requests(
                 f"The emulator holds {self.config.max_live_calls} live calls for this API key "
@@ -775,21 +663,7 @@ def first_destination(to: str | list[str]) -> str:
     return first.split(",", 1)[0] if first.startswith("+") else first
 
 
-def _recording(leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
-    """``recording_id`` of the response when ``record: record-from-answer`` (no recording is
-    emulated; the ID is stable per leg)."""
-    if p.get("record") != "record-from-answer":
-        return None
-    return {"recording_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"recording:{leg.call_leg_id}"))}
-
-
-def _pointing_at(pointer: str, failure: ApiFailure) -> ApiFailure:
-    """The same failure, pointing at another body field (e.g. ``/link_to``)."""
-    moved = [dataclasses.replace(e, pointer=pointer) for e in failure.errors]
-    return ApiFailure(failure.status, moved, dict(failure.headers))
-
-
-def _retry_policies(p: dict[str, Any]) -> dict[str, list[int]]:
+def retry_policies(p: dict[str, Any]) -> dict[str, list[int]]:
     policies = p.get("webhook_retries_policies") or {}
     return {
         event: list(policy.get("retries_ms") or [])

@@ -266,3 +266,30 @@ def call_not_answered() -> ApiFailure:
 def invalid_command_for_state(detail: str) -> ApiFailure:
     """(chosen) A command that Telnyx would refuse in the leg's current state."""
     return ApiFailure(422, [ApiError("90016", "Invalid call state", detail, "/call_control_id")])
+
+
+# --- the emulator's own limits ----------------------------------------------------------------
+
+NOT_EMULATED_CODE = "10501"
+
+
+class NotEmulated(ApiFailure):
+    """A command the emulator declares but does not emulate yet; journaled ``not_emulated``."""
+
+
+def not_emulated(command: str, issue: int | None) -> NotEmulated:
+    """(chosen) 501 Not Implemented, never a silent 200: the app must not believe a command
+    worked. ``x-should-retry: false`` stops the official SDKs from retrying a 5xx."""
+    where = f" (telnyx-emulator issue #{issue})" if issue is not None else ""
+    return NotEmulated(
+        501,
+        [
+            ApiError(
+                NOT_EMULATED_CODE,
+                "Not emulated",
+                f"{command} is not emulated yet{where}; see the README's command table. The "
+                "request was valid and the call exists, but nothing was done.",
+            )
+        ],
+        headers={"x-should-retry": "false"},
+    )

@@ -1,10 +1,12 @@
 """The OpenAPI 3.1 description of the emulator, served at ``GET /openapi.json``.
 
-Built, not written: the paths come from the routes registered in :mod:`emulator.api` (``_ROUTES``),
-the request bodies and webhooks are the JSON Schema files in ``schemas/`` embedded verbatim, and
-the error responses use Telnyx's ``{"errors": [...]}`` envelope. So the document cannot drift from
-what the server does: a new route appears as soon as it is registered (with a generic entry until
-it gets a line in :data:`OPERATIONS`), and a command route ``/calls/{id}/actions/<name>`` picks up
+Built, not written: the paths come from the route table (:mod:`emulator.routes`), each Call
+Control operation from its command declaration (:mod:`emulator.commands`: summary, request
+schema, webhooks, whether it is emulated), the request bodies and webhooks are the JSON Schema
+files in ``schemas/`` embedded verbatim, and the error responses use Telnyx's
+``{"errors": [...]}`` envelope. So the document cannot drift from what the server does: a new
+route appears as soon as it is registered (with a generic entry until it gets a line in
+:data:`OPERATIONS`), and a command route ``/calls/{id}/actions/<name>`` picks up
 ``schemas/<name>_request.schema.json`` by itself.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 from ._version import __version__
 from .api import _ROUTES, Route
+from .commands.registry import Command
 from .resources import schemas_dir
 
 OPENAPI_VERSION = "3.1.0"
@@ -40,73 +43,15 @@ class Operation:
     errors: tuple[str, ...] = ()  # more error statuses it can answer (e.g. 404 for an unknown id)
 
 
-_TRANSFER_EVENTS = (
-    "call.initiated",
-    "call.bridged",
-    "call.answered",
-    "call.hangup",
-    "call.machine.detection.ended",
-    "call.machine.greeting.ended",
-    "call.machine.premium.detection.ended",
-    "call.machine.premium.greeting.ended",
-)
-
 _PAGE = (
     ("page[number]", "page number, from 1"),
     ("page[size]", "results per page (1-250, default 20)"),
 )
 
-# (method, OpenAPI path) -> Operation. Paths as they appear in the document (Telnyx routes with
-# their /v2 prefix). A route missing here still appears, described generically.
+# (method, OpenAPI path) -> Operation, for the routes that are not Call Control commands (those
+# are described by their declarations in emulator/commands/). A route missing from both still
+# appears, described generically.
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("POST", "/v2/calls/{call_control_id}/actions/transfer"): Operation(
-        "Transfer a call",
-        "Dials the destination as a new leg and bridges it to this call when it answers. The "
-        "far end's behaviour comes from the scenario its `to` matches (or the "
-        "`X-Emulator-Scenario` header). A repeated `command_id` within the dedup window is "
-        "answered 200 and ignored.",
-        request="transfer_request",
-        response="command",
-        events=_TRANSFER_EVENTS,
-        new_leg=True,
-    ),
-    ("POST", "/v2/calls/{call_control_id}/actions/answer"): Operation(
-        "Answer an incoming call",
-        request="answer_request",
-        response="command",
-        events=("call.answered",),
-    ),
-    ("POST", "/v2/calls/{call_control_id}/actions/hangup"): Operation(
-        "Hang up a call",
-        request="hangup_request",
-        response="command",
-        events=("call.hangup",),
-    ),
-    ("POST", "/v2/calls/{call_control_id}/actions/reject"): Operation(
-        "Reject an incoming call",
-        request="reject_request",
-        response="command",
-        events=("call.hangup",),
-    ),
-    ("POST", "/v2/calls/{call_control_id}/actions/bridge"): Operation(
-        "Bridge two calls",
-        request="bridge_request",
-        response="command",
-        events=("call.bridged",),
-    ),
-    ("PUT", "/v2/calls/{call_control_id}/actions/client_state_update"): Operation(
-        "Update a call's client_state",
-        request="client_state_update_request",
-        response="command",
-    ),
-    ("POST", "/v2/calls"): Operation(
-        "Dial a number or SIP URI",
-        request="dial_request",
-        response="call",
-        events=_TRANSFER_EVENTS,
-        new_leg=True,
-    ),
-    ("GET", "/v2/calls/{call_control_id}"): Operation("Retrieve a call's status", response="call"),
     ("GET", "/_emulator/health"): Operation(
         "Health check",
         "Answers 200 as soon as the server is up, and 503 if its webhook pump has died.",
@@ -380,14 +325,23 @@ def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
 
-def _result_ok() -> dict[str, Any]:
-    return {"type": "object", "properties": {"result": {"type": "string", "enum": ["ok"]}}}
+def _result_ok(**extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"result": {"type": "string", "enum": ["ok"]}, **extra},
+    }
 
 
 # The shape of ``data`` in each kind of success body (None: the body is not wrapped in data).
 _RESPONSES: dict[str, dict[str, Any] | None] = {
     "object": _OBJ,
     "command": _result_ok(),
+    # The SDK's ActionAnswerResponse (and the emulator's bridge): record-from-answer's ID.
+    "command_recording": _result_ok(recording_id={"type": "string"}),
+    # CallControlCommandResultWithConversationID (ai_assistant_start/join, gather_using_ai).
+    "command_conversation": _result_ok(conversation_id={"type": "string"}),
+    # ActionStartConversationRelayResponse.
+    "command_relay": _result_ok(conversation_relay_id={"type": "string"}),
     "result": _result_ok(),
     "call": _CALL,
     "call_summary": _CALL_SUMMARY,
@@ -453,6 +407,8 @@ _ERROR_TEXT = {
     "422": "Validation failed, or the call cannot take this command in its state",
     "429": "Too many live calls for this API key",
     "503": "Not healthy: a background task (the webhook pump) has died; restart the emulator",
+    "501": "The command is declared but not emulated yet (code 10501; see the README's command "
+    "table)",
 }
 
 _GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
@@ -493,8 +449,26 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _declared(command: Command) -> Operation:
+    description = command.description
+    if not command.emulated:
+        description = (
+            f"{description}\n\n**Not emulated yet** (telnyx-emulator issue #{command.issue}): "
+            "a valid request on a live call answers 501 with code 10501, after validation and "
+            "the call-state checks."
+        ).strip()
+    return Operation(
+        command.summary,
+        description,
+        request=command.request_schema,
+        response=command.response,
+        events=command.webhooks,
+        new_leg=command.new_leg,
+    )
+
+
 def _generic(method: str, path: str, route: Route) -> Operation:
-    words = route.handler.__name__.replace("_", " ").strip()
+    words = route.name.replace("_", " ").strip()
     action = re.fullmatch(r"/v2/calls/\{call_control_id\}/actions/(\w+)", path)
     if action:
         return Operation(words.capitalize() or action[1], request=f"{action[1]}_request")
@@ -504,9 +478,13 @@ def _generic(method: str, path: str, route: Route) -> Operation:
 def _operation(
     route: Route, path: str, params: list[str], components: dict[str, Any], used_ids: set[str]
 ) -> dict[str, Any]:
-    op = OPERATIONS.get((route.method, path)) or _generic(route.method, path, route)
+    declared = route.declaration
+    if declared is not None:
+        op = _declared(declared)
+    else:
+        op = OPERATIONS.get((route.method, path)) or _generic(route.method, path, route)
     emulator_own = not path.startswith(TELNYX_PREFIX)
-    op_id = route.handler.__name__
+    op_id = route.name
     if op_id in used_ids:
         op_id = f"{op_id}_{route.method.lower()}"
     used_ids.add(op_id)
@@ -571,6 +549,8 @@ def _operation(
     errors.extend(op.errors)
     if op.response == "health":
         errors.append("503")
+    if declared is not None and not declared.emulated:
+        errors.append("501")
     data = _RESPONSES.get(op.response, _OBJ)
     success_schema: dict[str, Any] = (
         {"type": "object"}

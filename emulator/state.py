@@ -15,7 +15,8 @@ States follow what Telnyx reports in webhook ``state`` fields and what a develop
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 from . import errors
@@ -63,23 +64,6 @@ TRANSITIONS: dict[tuple[LegState, LegEvent], LegState] = {
     (B, LegEvent.HANGUP): H,
 }
 
-# Commands by the states in which Telnyx accepts them. A command on an ended leg always gets
-# 90018; a command missing from a live state's set gets the failure named in REFUSALS.
-COMMANDS: dict[str, frozenset[LegState]] = {
-    "transfer": frozenset({P, A, B}),
-    "answer": frozenset({P}),
-    "hangup": frozenset({P, R, A, B}),
-    "reject": frozenset({P}),
-    "bridge": frozenset({A, B}),
-    "client_state_update": frozenset({P, R, A, B}),
-    # The other call named in a bridge command's body (pointer /call_control_id), and the same
-    # with prevent_double_bridge, which refuses a target that is bridged to another call.
-    "bridge_target": frozenset({A, B}),
-    "bridge_target_exclusive": frozenset({A}),
-    # The call named in a Dial's link_to when the Dial asks to bridge with it (pointer /link_to).
-    "dial_link": frozenset({P, R, A, B}),
-}
-
 Refusal = Callable[[], errors.ApiFailure]
 
 
@@ -91,22 +75,68 @@ _NOT_INCOMING_UNANSWERED = _state_refusal(
     "Only incoming calls that have not been answered can be rejected."
 )
 _ALREADY_ANSWERED = _state_refusal("This call has already been answered.")
+_NOT_ANSWERED = errors.call_not_answered
+
+
+@dataclass(frozen=True, slots=True)
+class Legality:
+    """The live states a command is accepted in, and the failure each other live state gets.
+
+    A command's declaration (``emulator/commands/``) names one of the profiles below; the
+    registry adds its rows to :data:`COMMANDS` and :data:`REFUSALS` under the command's name.
+    A command with a new kind of rule gets a new profile here, never an ``if`` in its effect.
+    """
+
+    states: frozenset[LegState]
+    refusals: Mapping[LegState, Refusal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        live = {s for s in LegState if s.alive}
+        uncovered = live - self.states - set(self.refusals)
+        if uncovered or set(self.refusals) & self.states:
+            raise ValueError(f"legality must refuse every other live state: {uncovered}")
+
+
+# Any live leg, ringing included (hangup, client_state_update).
+ANY_LIVE = Legality(frozenset({P, R, A, B}))
+# (chosen, for every media, queue, SIP and AI command) an answered leg, bridged or not;
+# 90034 "Call not answered yet" otherwise (Telnyx's example for "some commands").
+ANSWERED = Legality(frozenset({A, B}), {P: _NOT_ANSWERED, R: _NOT_ANSWERED})
+# Transfer works before the answer (NOTES §2), not on a leg that is itself still being dialled.
+TRANSFERABLE = Legality(
+    frozenset({P, A, B}),
+    {R: _state_refusal("A leg that is still being dialled can't be transferred.")},
+)
+ANSWERABLE = Legality(
+    frozenset({P}),
+    {
+        R: _state_refusal("Outgoing calls are answered by the far end, not by the answer command."),
+        A: _ALREADY_ANSWERED,
+        B: _ALREADY_ANSWERED,
+    },
+)
+REJECTABLE = Legality(
+    frozenset({P}),
+    {R: _NOT_INCOMING_UNANSWERED, A: _NOT_INCOMING_UNANSWERED, B: _NOT_INCOMING_UNANSWERED},
+)
+
+# Commands by the states in which Telnyx accepts them. A command on an ended leg always gets
+# 90018; a command missing from a live state's set gets the failure named in REFUSALS. The
+# commands' own rows are added by register() from their declarations (emulator/commands/);
+# the rows written here are the other calls a command checks.
+COMMANDS: dict[str, frozenset[LegState]] = {
+    # The other call named in a bridge command's body (pointer /call_control_id), and the same
+    # with prevent_double_bridge, which refuses a target that is bridged to another call.
+    "bridge_target": frozenset({A, B}),
+    "bridge_target_exclusive": frozenset({A}),
+    # The call named in a Dial's link_to when the Dial asks to bridge with it (pointer /link_to).
+    "dial_link": frozenset({P, R, A, B}),
+}
 
 # (command, live state) -> the failure it gets: 90034 where Telnyx wants an answered call,
 # otherwise (chosen) 90016 with a reason. A live pair that is in neither COMMANDS nor here gets
 # a generic 90016 (tests check there is none).
 REFUSALS: dict[tuple[str, LegState], Refusal] = {
-    ("transfer", R): _state_refusal("A leg that is still being dialled can't be transferred."),
-    ("answer", R): _state_refusal(
-        "Outgoing calls are answered by the far end, not by the answer command."
-    ),
-    ("answer", A): _ALREADY_ANSWERED,
-    ("answer", B): _ALREADY_ANSWERED,
-    ("reject", R): _NOT_INCOMING_UNANSWERED,
-    ("reject", A): _NOT_INCOMING_UNANSWERED,
-    ("reject", B): _NOT_INCOMING_UNANSWERED,
-    ("bridge", P): errors.call_not_answered,
-    ("bridge", R): errors.call_not_answered,
     ("bridge_target", P): errors.call_not_answered,
     ("bridge_target", R): errors.call_not_answered,
     ("bridge_target_exclusive", P): errors.call_not_answered,
@@ -115,6 +145,15 @@ REFUSALS: dict[tuple[str, LegState], Refusal] = {
         "The call to bridge with is already bridged to another call (prevent_double_bridge)."
     ),
 }
+
+
+def register(command: str, legality: Legality) -> None:
+    """Add a command's rows to the table (called once per declaration by the registry)."""
+    if command in COMMANDS:
+        raise ValueError(f"state rules for {command!r} are declared twice")
+    COMMANDS[command] = legality.states
+    for state, refusal in legality.refusals.items():
+        REFUSALS[(command, state)] = refusal
 
 
 def next_state(state: LegState, event: LegEvent) -> LegState:

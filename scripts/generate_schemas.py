@@ -38,6 +38,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from schema_overrides import BASE64, OVERRIDES  # noqa: E402
 
@@ -142,6 +144,23 @@ def _harden(node: Any, name: str = "") -> None:
             _harden(value, name)
 
 
+def _drop_invalid_defaults(node: Any) -> None:
+    """A ``default`` its own schema rejects (the spec has ``"default": null`` on objects) is
+    dropped: OpenAPI validators refuse it, and it documents nothing true."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_invalid_defaults(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for value in node.values():
+        _drop_invalid_defaults(value)
+    if "default" in node:
+        rest = {k: v for k, v in node.items() if k != "default"}
+        if not jsonschema.Draft202012Validator(rest).is_valid(node["default"]):
+            del node["default"]
+
+
 def _apply_overrides(schema: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> None:
     for path, keywords in overrides.items():
         node = schema
@@ -175,6 +194,7 @@ def request_schema(spec: dict[str, Any], command: str) -> dict[str, Any]:
     resolved = resolver.resolve(body)
     _harden(resolved)
     _apply_overrides(resolved, OVERRIDES.get(command, {}))
+    _drop_invalid_defaults(resolved)
     resolved.pop("title", None)
     resolved.pop("examples", None)
     summary = op.get("summary") or command
@@ -208,6 +228,7 @@ def webhook_schemas(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if event is None or event in HAND_WEBHOOKS:
             continue
         component = body.get("$ref", "").rsplit("/", 1)[-1] or key
+        _drop_invalid_defaults(resolved)
         out[event] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://telnyx-emulator.local/schemas/webhooks/{event}.schema.json",
