@@ -41,7 +41,7 @@ from typing import Any
 import jsonschema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from schema_overrides import BASE64, OVERRIDES  # noqa: E402
+from schema_overrides import BASE64, OVERRIDES
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = Path("/work/shared/telnyx/openapi/call-control.json")
@@ -69,6 +69,7 @@ HAND_WEBHOOKS = frozenset(
 INT32_MIN, INT32_MAX = -2_147_483_648, 2_147_483_647
 NUMBER_BOUND = 1e9
 _NON_NEGATIVE = re.compile(r"(_secs|_millis|_ms|_count|_size|_length|_tries|_results)$|^(max|min)_")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains", "oneOf", "anyOf", "allOf")
 _DROP = frozenset({"discriminator", "xml", "externalDocs", "nullable"})
 
 
@@ -138,9 +139,7 @@ def _harden(node: Any, name: str = "") -> None:
         if key in ("properties", "patternProperties", "$defs"):
             for child_name, child in value.items():
                 _harden(child, child_name)
-        elif key in ("items", "additionalProperties", "not", "contains"):
-            _harden(value, name)
-        elif key in ("oneOf", "anyOf", "allOf", "prefixItems"):
+        elif key in _SUBSCHEMAS:
             _harden(value, name)
 
 
