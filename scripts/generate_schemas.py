@@ -163,8 +163,12 @@ def _drop_invalid_defaults(node: Any) -> None:
 def _apply_overrides(schema: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> None:
     for path, keywords in overrides.items():
         node = schema
-        for part in filter(None, path.split("/")):
-            node = node["properties"][part]  # KeyError: the override names no such field
+        parts = [p for p in path.split("/") if p]
+        for i, part in enumerate(parts):
+            properties = node.setdefault("properties", {})
+            if part not in properties and i == len(parts) - 1:
+                properties[part] = {}  # a field the SDK has and the spec lacks
+            node = properties[part]  # KeyError: the override names no such parent field
         for key, value in keywords.items():
             if value is None:
                 node.pop(key, None)

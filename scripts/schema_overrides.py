@@ -65,7 +65,72 @@ def exclusive(*names: str) -> dict[str, Any]:
     return {"not": {"required": list(names)}}
 
 
+# The SDK (telnyx 4.189.0) is newer than the spec: what it adds, so an SDK request validates.
+# tests/test_sdk_surface.py compares every schema with the SDK's params types.
+TRANSCRIPTION_ENGINES = [
+    "Google",
+    "Telnyx",
+    "Deepgram",
+    "Azure",
+    "xAI",
+    "AssemblyAI",
+    "Speechmatics",
+    "Soniox",
+    "Parakeet",
+    "Humain",  # SDK only
+    "Reson8",  # SDK only
+    "Cohere",  # SDK only
+    "A",
+    "B",
+]
+
+# transcription.model of gather_using_ai and ai_assistant_start: the spec's list plus the SDK's
+# newer models.
+AI_STT_MODELS = [
+    "deepgram/flux",
+    "flux",
+    "deepgram/nova-3",
+    "deepgram/nova-2",
+    "speechmatics/standard",
+    "speechmatics/enhanced",
+    "speechmatics/linden-1",  # SDK only
+    "assemblyai/universal-3-5-pro",  # SDK only
+    "assemblyai/universal-streaming",
+    "xai/grok-stt",
+    "soniox/stt-rt-v4",
+    "nvidia/parakeet-v3",
+    "omi-health/omi-med-stt-v1",  # SDK only
+    "humain/realtime",  # SDK only
+    "reson8/turns",  # SDK only
+    "cohere/ar-stt",  # SDK only
+    "azure/fast",
+    "azure/realtime",
+    "google/latest_long",
+    "distil-whisper/distil-large-v2",
+    "openai/whisper-large-v3-turbo",
+]
+# CallAssistantRequestParam's SDK-only members (objects of their own SDK types; accepted as
+# objects, their inside not validated).
+SDK_ONLY_OBJECT: dict[str, Any] = {
+    "type": "object",
+    "description": "SDK only (telnyx 4.189.0): replaces the assistant's own setting for this call.",
+}
+
 OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "transcription_start": {"transcription_engine": {"enum": TRANSCRIPTION_ENGINES}},
+    "gather_using_ai": {
+        "greeting": TEXT_3000,
+        "gather_ended_speech": TEXT_3000,
+        "transcription/model": {"enum": AI_STT_MODELS},
+    },
+    "ai_assistant_add_messages": {
+        # SDK only (action_add_ai_assistant_messages_params.py).
+        "trigger_response": {
+            "type": "boolean",
+            "description": "When true, the injected messages immediately trigger an assistant "
+            "response instead of waiting for the next natural turn.",
+        },
+    },
     "playback_start": {
         # "media_name and audio_url cannot be used together in one request."
         "": exclusive("audio_url", "media_name"),
@@ -91,8 +156,12 @@ OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "invalid_payload": TEXT_3000,
         **DIGIT_RULES,
     },
-    "gather_using_ai": {"greeting": TEXT_3000, "gather_ended_speech": TEXT_3000},
-    "ai_assistant_start": {"greeting": TEXT_3000},
+    "ai_assistant_start": {
+        "greeting": TEXT_3000,
+        "assistant/transcription": SDK_ONLY_OBJECT,
+        "assistant/voice_settings": SDK_ONLY_OBJECT,
+        "transcription/model": {"enum": AI_STT_MODELS},
+    },
     "record_start": {
         # "The minimum value is 0. The maximum value is 14400."
         "max_length": {"minimum": 0, "maximum": 14400},
