@@ -466,7 +466,7 @@ class Api:
 
     def context(self, request: ApiRequest, engine: Engine) -> Context:
         """What a command's effect works with (see emulator.commands.registry)."""
-        return Context(engine, lambda to: self.pick_scenario(request, to))
+        return Context(engine, self.pick_scenario, request)
 
     def journaled(
         self,

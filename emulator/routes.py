@@ -70,8 +70,9 @@ class RouteTable:
     def __init__(self) -> None:
         self.routes: list[Route] = []  # in registration order (the OpenAPI document's order)
         self._by_shape: dict[tuple[str, ...], dict[str, Route]] = {}
-        # Segment count -> the distinct parameter layouts of that length, literal-most first.
-        self._layouts: dict[int, list[tuple[bool, ...]]] = {}
+        # Segment count -> the distinct parameter layouts of that length (the positions of the
+        # parameters), literal-most first.
+        self._layouts: dict[int, list[tuple[int, ...]]] = {}
 
     def add(
         self,
@@ -90,11 +91,11 @@ class RouteTable:
         if method in methods:
             raise ValueError(f"two routes for {method} {path}")
         methods[method] = r
-        layout = tuple(s == "*" for s in shape)
+        layout = tuple(i for i, s in enumerate(shape) if s == "*")
         layouts = self._layouts.setdefault(len(shape), [])
         if layout not in layouts:
             layouts.append(layout)
-            layouts.sort(key=sum)
+            layouts.sort(key=len)
         self.routes.append(r)
         return r
 
@@ -106,17 +107,22 @@ class RouteTable:
         segments = path.split("/")
         allowed: list[str] = []
         for layout in self._layouts.get(len(segments), ()):
-            key = tuple("*" if var else s for s, var in zip(segments, layout, strict=True))
-            methods = self._by_shape.get(key)
+            key = segments
+            if layout:
+                key = segments.copy()
+                for i in layout:
+                    key[i] = "*"
+            methods = self._by_shape.get(tuple(key))
             if methods is None:
                 continue
             r = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+            # The regex also refuses an empty parameter ("/calls//actions/x").
             m = r.pattern.match(path) if r is not None else None
             if r is not None and m is not None:
                 return r, m
-            if any(segments[i] == "" for i, var in enumerate(layout) if var):
-                continue  # an empty parameter segment ("/calls//actions/x") matches nothing
-            allowed += [m_ for m_ in methods if m_ not in allowed]
+            if m is None and any(not segments[i] for i in layout):
+                continue
+            allowed += [name for name in methods if name not in allowed]
         return allowed
 
 

@@ -33,16 +33,20 @@ Scope = Literal["call", "account", "read"]
 
 @dataclass(slots=True)
 class Context:
-    """What an effect works with: the tenant's engine, the call the path names, and a way to
-    pick the scenario of a new leg (the ``X-Emulator-Scenario`` header wins)."""
+    """What an effect works with: the tenant's engine, the call the path names, and
+    :meth:`scenario_for` to pick a new leg's scenario (the ``X-Emulator-Scenario`` header wins)."""
 
     engine: Engine
-    scenario_for: Callable[[str], Scenario]
+    pick: Callable[[Any, str], Scenario]  # Api.pick_scenario(request, to)
+    request: Any  # the ApiRequest (typed Any: the registry does not import the API layer)
     call: Leg | None = None
     # Set by an account-scope effect (Dial): the call the journal names, and whether the
     # command was a command_id duplicate that did nothing.
     call_control_id: str | None = None
     duplicate: bool = False
+
+    def scenario_for(self, to: str) -> Scenario:
+        return self.pick(self.request, to)
 
     @property
     def leg(self) -> Leg:
