@@ -247,7 +247,7 @@ _COMMAND: dict[str, Any] = {
         "call_control_id": {"type": ["string", "null"]},
         "command_id": {"type": ["string", "null"]},
         "status": {"type": "integer"},
-        "result": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+        "result": {"type": "string", "enum": ["accepted", "duplicate", "rejected", "not_emulated"]},
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"}},
         "body": {"description": "the request body, secrets redacted"},
         "fault": {

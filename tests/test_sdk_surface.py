@@ -427,3 +427,24 @@ def test_not_emulated_commands_are_journaled_and_change_nothing(
     assert speak[0]["status"] == 501 and speak[0]["errors"][0]["code"] == "10501"
     status = http.get(f"/v2/calls/{ccid}").json()["data"]
     assert status["client_state"] is None  # the refused command's client_state was not kept
+
+
+def test_the_journal_of_a_not_emulated_command_matches_the_document(
+    http: httpx.Client, new_call: Callable[..., str]
+) -> None:
+    from emulator import openapi
+
+    ccid = new_call(LegState.ANSWERED)
+    assert http.post(f"/v2/calls/{ccid}/actions/record_start", json={}).status_code == 422
+    assert (
+        http.post(
+            f"/v2/calls/{ccid}/actions/record_start", json={"format": "mp3", "channels": "single"}
+        ).status_code
+        == 501
+    )
+    entries = http.get("/_emulator/commands", params={"call_control_id": ccid}).json()
+    schema = openapi.document()["paths"]["/_emulator/commands"]["get"]["responses"]["200"]
+    item = schema["content"]["application/json"]["schema"]["properties"]["data"]["items"]
+    journal = [e["result"] for e in entries["data"] if e["command"] == "record_start"]
+    assert journal == ["rejected", "not_emulated"]
+    assert set(journal) <= set(item["properties"]["result"]["enum"])
