@@ -81,7 +81,10 @@ async def _trivial_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _sdk(n: int) -> dict[str, float]:
-    from emulator.mock import mock
+    try:
+        from emulator.inprocess import mock
+    except ImportError:  # checkouts from before the module was renamed
+        from emulator.mock import mock  # type: ignore[no-redef]
 
     single: list[float] = []
     with mock(seed=1) as emu:

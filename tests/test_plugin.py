@@ -612,14 +612,16 @@ def test_emulator_mock_stays_the_function_after_use(tmp_path: Any) -> None:
 def test_a_route_not_emulated_is_journaled(telnyx_emulator: TelnyxEmulator) -> None:
     call = telnyx_emulator.create_call()
     client = telnyx.Telnyx(max_retries=0)
+    # A route the emulator does not know (every SDK command is declared: those answer 501).
+    path = f"/calls/{call.call_control_id}/actions/whisper"
     with pytest.raises(telnyx.NotFoundError):
-        client.calls.actions.speak(call.call_control_id, payload="Hello", voice="female")
+        client.post(path, cast_to=object, body={"payload": "Hello"})
     [entry] = telnyx_emulator.commands
     assert entry["result"] == "not_emulated"
     assert entry["status"] == 404
     assert entry["method"] == "POST"
-    assert entry["path"] == f"/v2/calls/{call.call_control_id}/actions/speak"
-    assert entry["command"] == "speak"
+    assert entry["path"] == f"/v2{path}"
+    assert entry["command"] == "whisper"
     assert entry["call_control_id"] == call.call_control_id
     assert entry["body"]["payload"] == "Hello"
     # The emulator's own API is not journaled.

@@ -373,10 +373,12 @@ def test_a_call_of_another_key_is_named_in_the_422(emulator: EmulatorServer) -> 
 
 
 def test_routes_not_emulated_are_journaled(emulator: EmulatorServer) -> None:
+    # A route Telnyx might have and the emulator does not know at all (the SDK's own commands
+    # are all declared: those answer 501, tests/test_sdk_surface.py).
     headers = {"Authorization": f"Bearer {API_KEY}"}
     call = new_call(emulator)["call_control_id"]
     r = httpx.post(
-        f"{emulator.base_url}/calls/{call}/actions/gather_using_ai", headers=headers, json={"a": 1}
+        f"{emulator.base_url}/calls/{call}/actions/whisper", headers=headers, json={"a": 1}
     )
     assert r.status_code == 404 and r.json()["errors"][0]["code"] == "10005"
     httpx.get(f"{emulator.url}/messages/abc", headers=headers)  # bare path, Telnyx-looking
@@ -385,13 +387,7 @@ def test_routes_not_emulated_are_journaled(emulator: EmulatorServer) -> None:
     httpx.get(f"{emulator.base_url}/phone_numbers")  # unauthenticated: no
     entries = commands(emulator)
     assert [(e["method"], e["path"], e["command"], e["result"], e["status"]) for e in entries] == [
-        (
-            "POST",
-            f"/v2/calls/{call}/actions/gather_using_ai",
-            "gather_using_ai",
-            "not_emulated",
-            404,
-        ),
+        ("POST", f"/v2/calls/{call}/actions/whisper", "whisper", "not_emulated", 404),
         ("GET", "/messages/abc", "messages", "not_emulated", 404),
     ]
     assert entries[0]["call_control_id"] == call and entries[0]["body"] == {"a": 1}
