@@ -360,7 +360,7 @@ def test_detail_texts() -> None:
     assert detail({"to": "x"}) == "The 'to' parameter must be in E164 format."
     assert detail({"to": TO, "record_channels": "x"}) == "The value must be one of: single, dual."
     assert "5 to 600" in detail({"to": TO, "timeout_secs": 1})
-    assert detail(sound(pitch=0)) == "The value must be greater than 0."
+    assert detail(sound(pitch=0)) == "The value must be greater than 0 and at most 1000000000."
     assert "60000" in detail(retries(60000, 1)) and "60001" in detail(retries(60000, 1))
     assert "Base64" in detail({"to": TO, "client_state": "abc"})
     assert "'from_display_name'" in detail({"to": TO, "from_display_name": "<>"})
