@@ -34,11 +34,13 @@ from typing import Any
 
 from . import errors
 from .errors import ApiFailure
+from .person import Hear
 from .timeline import Entry
 
 
 class ActivityKind(str, Enum):
     PLAYBACK = "playback"
+    OVERLAY = "overlay"  # playback_start with overlay: mixed over the audio playing
     SPEAK = "speak"
     GATHER = "gather"  # gather, gather_using_audio, gather_using_speak
     AI_GATHER = "ai_gather"  # gather_using_ai
@@ -66,7 +68,8 @@ class Conflict(str, Enum):
 
 
 K = ActivityKind
-_AUDIO_OUT = (K.PLAYBACK, K.SPEAK, K.GATHER, K.AI_GATHER, K.PAYMENT)
+_AUDIO_OUT = (K.PLAYBACK, K.SPEAK, K.AI_GATHER, K.PAYMENT)
+_PROMPTED = (K.AI_GATHER, K.PAYMENT)
 
 
 def _refuse(code: str, title: str, detail: str) -> Callable[[], ApiFailure]:
@@ -85,11 +88,18 @@ _AI_ACTIVE = _refuse(
 )
 
 # (new kind, running kind) -> what happens; a pair that is missing runs side by side. Audio the
-# caller hears is one channel: a new prompt (playback, speak, the prompts of a gather or a
+# caller hears is one channel: a new prompt (playback, speak, the prompts of an AI gather or a
 # payment) replaces the one playing (Telnyx: "a new playback/speak stops the current one").
+# A DTMF gather is not audio: a new gather replaces a running one (chosen), a prompt played
+# while a gather listens leaves it listening, and a gather with a prompt (gather_using_speak,
+# gather_using_audio) stops the audio playing itself (emulator/commands/gather.py), since a
+# silent gather must not.
 # One of each long-running media session per leg (chosen, except 90061 which Telnyx documents).
 CONFLICTS: dict[tuple[ActivityKind, ActivityKind], Conflict] = {
     **{(new, old): Conflict.REPLACE for new in _AUDIO_OUT for old in _AUDIO_OUT},
+    **{(new, K.GATHER): Conflict.REPLACE for new in (K.GATHER, *_PROMPTED)},
+    **{(K.GATHER, old): Conflict.REPLACE for old in _PROMPTED},
+    (K.OVERLAY, K.OVERLAY): Conflict.REPLACE,
     (K.RECORDING, K.RECORDING): Conflict.REFUSE,
     (K.STREAMING, K.STREAMING): Conflict.REFUSE,
     (K.FORK, K.FORK): Conflict.REFUSE,
@@ -126,6 +136,7 @@ class Activity:
     on_end: OnEnd
     data: dict[str, Any] = field(default_factory=dict)
     planned_end: Entry | None = None  # the timeline step of its planned end, if any
+    hear: Hear | None = None  # what it does with the far end's input (a gather, transcription)
     ended_at: float | None = None
     end_reason: EndReason | None = None
 

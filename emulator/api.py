@@ -641,8 +641,17 @@ def public_key(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) 
 def create_call(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     body = api.json_body(request)
     api.validate("inbound_call", body)
+    scenario = None
+    if "scenario" in body:
+        scenario = api.scenarios.get(body["scenario"])
+        if scenario is None:
+            known = ", ".join(sorted(s.name for s in api.scenarios))
+            detail = f"'scenario' names no scenario: '{body['scenario']}'. Known: {known}."
+            raise ApiFailure(
+                422, [errors.ApiError("10015", "Unknown scenario", detail, "/scenario")]
+            )
     api.check_pending(engine)
-    leg = engine.create_inbound(body)
+    leg = engine.create_inbound(body, scenario)
     data = leg.summary(api.clock.now())
     return ApiResponse(201, {"data": data})
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .activities import Activities
+from .person import FarEnd
 from .redaction import redact_url
 from .scenarios import Scenario
 from .state import LegEvent, LegState, next_state
@@ -117,6 +118,7 @@ class Leg:
         del self.errors[:-MAX_ERRORS]
 
     activities: Activities | None = None  # playback, recording, ...: created by the first one
+    far_end: FarEnd | None = None  # the scenario's far_end script, once the leg is answered
 
     def apply(self, event: LegEvent) -> None:
         self.state = next_state(self.state, event)

@@ -32,8 +32,9 @@ from .events import EventLog
 from .faults import FaultPlan
 from .ids import IdFactory
 from .journal import Journal
+from .person import Cue, FarEnd, FarEndInput, Hear
 from .redaction import redact_value
-from .scenarios import Hangup, Scenario
+from .scenarios import Hangup, Scenario, Step
 from .state import LegEvent, LegState, allows, check_command
 from .tenancy import tenant_id
 from .timeline import Entry, Timeline
@@ -59,6 +60,8 @@ PREMIUM_RESULT = {"human": "human_residence", "machine": "machine", "not_sure": 
 # (hangup_cause, hangup_source, sip_hangup_cause) of the app's own hang-ups.
 APP_HANGUP = ("normal_clearing", "caller", "16")
 APP_CANCEL = ("originator_cancel", "caller", "487")  # a leg that is still ringing: SIP CANCEL
+# The far end hangs up as a person does: a normal BYE (Q.850 16).
+FAR_END_HANGUP = ("normal_clearing", "16")
 
 # Webhooks that go with a change of the leg's state: the event log shows the leg's new summary
 # before them (AMD results change nothing).
@@ -98,6 +101,8 @@ class Engine:
         self._dials: dict[str, tuple[float, str]] = {}
         self.webhooks: deque[WebhookRecord] = deque(maxlen=config.journal_limit)
         self._command_seq = itertools.count(1)
+        # Whoever else wants what the far end of any leg does (see emulator.person).
+        self.far_end_listeners: list[Callable[[Leg, FarEndInput], None]] = []
         self.last_used = clock.now()  # the Api's idle-tenant rule reads it
 
     # -- lookups ------------------------------------------------------------------------------
@@ -220,8 +225,9 @@ class Engine:
 
     # -- inbound calls ------------------------------------------------------------------------
 
-    def create_inbound(self, params: dict[str, Any]) -> Leg:
-        """Simulate a call arriving at the app (``POST /_emulator/calls``)."""
+    def create_inbound(self, params: dict[str, Any], scenario: Scenario | None = None) -> Leg:
+        """Simulate a call arriving at the app (``POST /_emulator/calls``); ``scenario`` scripts
+        the caller once the app answers."""
         self.check_capacity()
         now = self.clock.now()
         leg = Leg(
@@ -246,6 +252,7 @@ class Engine:
             state=LegState.PARKED,
             client_state=params.get("client_state"),
             caller_id_name=params.get("caller_id_name"),
+            scenario=scenario,
         )
         self.calls.add(leg)
         self.emit(leg, "call.initiated", webhooks.initiated(leg))
@@ -326,6 +333,59 @@ class Engine:
         leg.apply(LegEvent.ANSWER)
         leg.answered_at = self.clock.now()
         self.emit(leg, "call.answered", webhooks.answered(leg))
+        if leg.scenario is not None and leg.scenario.far_end and leg.far_end is None:
+            leg.far_end = FarEnd(
+                leg.scenario.far_end,
+                lambda secs, step: self.after(leg, secs, step),
+                lambda step: self._far_end_acts(leg, step),
+            )
+            leg.far_end.start()
+
+    # -- the person on the line (emulator.person) ----------------------------------------------
+
+    def _far_end_acts(self, leg: Leg, step: Step) -> None:
+        if step.action == "press":
+            self.far_end_press(leg, step.value)
+        elif step.action == "say":
+            self.far_end_say(leg, step.value)
+        elif step.action == "hangup":
+            self.far_end_hangs_up(leg)
+
+    def far_end_press(self, leg: Leg, digits: str) -> None:
+        """The far end presses ``digits`` (all at this moment, in order): ``call.dtmf.received``
+        for each, and each goes to whatever listens on the leg (a running gather). Digits
+        pressed while nothing listens are not remembered (Telnyx documents no type-ahead)."""
+        for digit in digits:
+            if not leg.alive:
+                return
+            payload = webhooks.base_payload(leg)
+            payload["digit"] = digit
+            self.emit(leg, "call.dtmf.received", payload)
+            self._heard(leg, FarEndInput("dtmf", digit, self.clock.now()))
+
+    def far_end_say(self, leg: Leg, text: str) -> None:
+        """The far end says ``text``: whatever listens on the leg hears it (transcription)."""
+        self._heard(leg, FarEndInput("speech", text, self.clock.now()))
+
+    def far_end_hangs_up(self, leg: Leg) -> None:
+        """The far end hangs up: ``hangup_source`` ``caller`` on an incoming leg (the caller is
+        the far end), ``callee`` on an outgoing one."""
+        source = "caller" if leg.direction == "incoming" else "callee"
+        self.end(leg, FAR_END_HANGUP[0], source, FAR_END_HANGUP[1])
+
+    def _heard(self, leg: Leg, heard: FarEndInput) -> None:
+        if leg.activities is not None:
+            for activity in leg.activities:
+                if activity.hear is not None and activity.running:
+                    activity.hear(heard)
+        for listener in self.far_end_listeners:
+            listener(leg, heard)
+
+    def cue(self, leg: Leg, cue: Cue, value: str = "") -> None:
+        """The far end of ``leg`` hears ``cue`` (a prompt starting, digits the app sent): a
+        scripted far end may react."""
+        if leg.far_end is not None and leg.alive:
+            leg.far_end.hear(cue, value)
 
     def _far_end_answers(self, b: Leg) -> None:
         self.answer(b)
@@ -444,15 +504,17 @@ class Engine:
         *,
         secs: float | None = None,
         data: dict[str, Any] | None = None,
+        hear: Hear | None = None,
     ) -> Activity:
         """Start an activity on a live leg (see :mod:`emulator.activities`).
 
         Running activities that conflict with it are replaced (they end first, ``replaced``),
         or it is refused with the conflict table's error before anything changes. With
-        ``secs`` it ends by itself (``completed``) that many emulated seconds later.
+        ``secs`` it ends by itself (``completed``) that many emulated seconds later. ``hear``
+        receives what the far end does while it runs (see :mod:`emulator.person`).
         """
         now = self.clock.now()
-        activity = Activity(kind, now, on_end, data if data is not None else {})
+        activity = Activity(kind, now, on_end, data if data is not None else {}, hear=hear)
         if leg.activities is None:
             leg.activities = Activities()
         leg.activities.admit(activity, now)
@@ -462,6 +524,12 @@ class Engine:
                 leg, secs, lambda: running.finish(activity, self.clock.now())
             )
         return activity
+
+    def finish_activity(self, leg: Leg, activity: Activity) -> None:
+        """End a running activity as done (``completed``) now, before any planned end: a
+        gather that got its digits."""
+        if leg.activities is not None:
+            leg.activities.finish(activity, self.clock.now())
 
     def stop_activity(
         self, leg: Leg, kind: ActivityKind, reason: EndReason = EndReason.STOPPED
@@ -529,6 +597,7 @@ class Engine:
         leg.hangup_cause, leg.hangup_source, leg.sip_hangup_cause = cause, source, sip
         leg.peer = None
         self.calls.ended(leg)
+        leg.far_end = None
         if leg.parent is not None and leg.parent.dialing is leg:
             leg.parent.dialing = None
         if leg.activities is not None:  # their ending webhooks come before call.hangup

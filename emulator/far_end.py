@@ -1,8 +1,11 @@
 """The person on the line: what the far end of a call does when a developer says so.
 
-Scenarios script the far end ahead of time; these routes let a test or the dashboard act as it
-at any moment, through the emulator's own API. Today: hang up. (Pressing digits and speaking
-need the media issue, #15; the dashboard lights its buttons up when those routes exist.)
+Scenarios script the far end ahead of time (``far_end:`` steps, :mod:`emulator.person`); these
+routes let a test or the dashboard act as it at any moment, through the emulator's own API:
+press digits, say something, hang up. Each is journaled as a command (``far_end_dtmf``,
+``far_end_speech``, ``far_end_hangup``) and answers Telnyx-shaped errors: 404 for a call the
+API key doesn't have, 422 for one that has ended (90018) or is not answered yet (90034: nobody
+is on the line to press or speak).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from typing import Any
 
 from . import errors
 from .api import _ID, OK, Api, ApiRequest, ApiResponse, route
-from .engine import Engine
+from .calls import Leg
+from .engine import FAR_END_HANGUP, Engine
 from .errors import ApiFailure
+from .state import LegState
 
-# The far end hangs up as a person does: a normal BYE (Q.850 16).
-FAR_END_HANGUP = ("normal_clearing", "16")
+__all__ = ["FAR_END_HANGUP", "far_end_dtmf", "far_end_hangup", "far_end_speech"]
+ON_THE_LINE = frozenset({LegState.ANSWERED, LegState.BRIDGED})
 
 
 def _unknown_call(call_control_id: str) -> ApiFailure:
@@ -42,14 +47,49 @@ def far_end_hangup(api: Api, request: ApiRequest, engine: Engine, m: re.Match[st
     call_control_id = m["id"]
 
     def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
-        engine.housekeeping()
-        leg = engine.calls.get(call_control_id)
-        if leg is None:
-            raise _unknown_call(call_control_id)
-        if not leg.alive:
-            raise errors.call_already_ended()
-        source = "caller" if leg.direction == "incoming" else "callee"
-        engine.end(leg, FAR_END_HANGUP[0], source, FAR_END_HANGUP[1])  # a live leg is the Leg
+        engine.far_end_hangs_up(_live_leg(engine, call_control_id))
         return True, OK, call_control_id
 
     return api.journaled(request, engine, "far_end_hangup", call_control_id, None, run)
+
+
+@route("POST", f"/_emulator/calls/{_ID}/dtmf")
+def far_end_dtmf(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    """The far end presses ``digits`` (``{"digits": "12#"}``): ``call.dtmf.received`` for each,
+    and a running gather collects them (:meth:`emulator.engine.Engine.far_end_press`)."""
+    call_control_id = m["id"]
+
+    def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
+        engine.far_end_press(_answered_leg(engine, call_control_id), body["digits"])
+        return True, OK, call_control_id
+
+    return api.journaled(request, engine, "far_end_dtmf", call_control_id, "far_end_dtmf", run)
+
+
+@route("POST", f"/_emulator/calls/{_ID}/speech")
+def far_end_speech(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    """The far end says ``text`` (``{"text": "sales"}``): a running transcription hears it."""
+    call_control_id = m["id"]
+
+    def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
+        engine.far_end_say(_answered_leg(engine, call_control_id), body["text"])
+        return True, OK, call_control_id
+
+    return api.journaled(request, engine, "far_end_speech", call_control_id, "far_end_speech", run)
+
+
+def _live_leg(engine: Engine, call_control_id: str) -> Leg:
+    engine.housekeeping()
+    leg = engine.calls.get(call_control_id)
+    if leg is None:
+        raise _unknown_call(call_control_id)
+    if not leg.alive:
+        raise errors.call_already_ended()
+    return leg
+
+
+def _answered_leg(engine: Engine, call_control_id: str) -> Leg:
+    leg = _live_leg(engine, call_control_id)
+    if leg.state not in ON_THE_LINE:
+        raise errors.call_not_answered()
+    return leg

@@ -134,13 +134,29 @@ class EmulatorError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A simulated inbound call, as :meth:`TelnyxEmulator.create_call` made it."""
+    """A simulated inbound call, as :meth:`TelnyxEmulator.create_call` made it; ``press``,
+    ``say`` and ``hang_up`` act as the caller (see :meth:`TelnyxEmulator.press`)."""
 
     call_control_id: str
     call_leg_id: str
     call_session_id: str
     connection_id: str
     data: dict[str, Any]  # the inspection API's view of the leg when it was created
+    emulator: TelnyxEmulator | None = field(default=None, repr=False, compare=False)
+
+    def press(self, digits: str) -> None:
+        self._emulator().press(self.call_control_id, digits)
+
+    def say(self, text: str) -> None:
+        self._emulator().say(self.call_control_id, text)
+
+    def hang_up(self) -> None:
+        self._emulator().hang_up(self.call_control_id)
+
+    def _emulator(self) -> TelnyxEmulator:
+        if self.emulator is None:
+            raise RuntimeError("this Call was not made by TelnyxEmulator.create_call")
+        return self.emulator
 
 
 @dataclass(slots=True)
@@ -404,7 +420,8 @@ class TelnyxEmulator:
         :meth:`advance` or :meth:`run_until_idle`.
 
         Goes through ``POST /_emulator/calls`` so the body is validated as the server does;
-        ``extra`` takes that endpoint's other fields (``client_state``, ``hangup_after_secs``...).
+        ``extra`` takes that endpoint's other fields (``client_state``, ``hangup_after_secs``,
+        ``scenario``: the name of a scenario whose ``far_end`` steps script the caller...).
         """
         body = {"from": from_, "to": to, **extra}
         if webhook_url is not None:
@@ -422,7 +439,29 @@ class TelnyxEmulator:
             call_session_id=data["call_session_id"],
             connection_id=data["connection_id"],
             data=data,
+            emulator=self,
         )
+
+    # -- the person on the line (POST /_emulator/calls/{id}/dtmf, /speech, /hangup) -----------
+
+    def press(self, call_control_id: str, digits: str) -> None:
+        """The far end of the call presses ``digits`` now: ``call.dtmf.received`` for each
+        (delivered at the next :meth:`advance`), collected by a running gather."""
+        self._far_end(call_control_id, "dtmf", {"digits": digits})
+
+    def say(self, call_control_id: str, text: str) -> None:
+        """The far end says ``text`` now: a running transcription hears it."""
+        self._far_end(call_control_id, "speech", {"text": text})
+
+    def hang_up(self, call_control_id: str) -> None:
+        """The far end hangs up: ``call.hangup`` with ``hangup_source`` caller (an inbound
+        call) or callee (an outbound one)."""
+        self._far_end(call_control_id, "hangup", {})
+
+    def _far_end(self, call_control_id: str, action: str, body: dict[str, Any]) -> None:
+        response = self.request("POST", f"/_emulator/calls/{call_control_id}/{action}", body)
+        if response.status >= 300:
+            raise EmulatorError(response.status, response.payload)
 
     def _has_connection(self, to: str, connection_id: Any) -> bool:
         """Whether an inbound call would report to a connection (its number's, the one named,

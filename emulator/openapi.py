@@ -536,7 +536,8 @@ def _operation(
             components[op.request] = schema
             body_schema = _ref(op.request)
         out["requestBody"] = {
-            "required": schema is not None and bool(schema.get("required")),
+            # A body is needed when the schema requires a field, or one of several (anyOf).
+            "required": schema is not None and bool(schema.get("required") or schema.get("anyOf")),
             "content": {"application/json": {"schema": body_schema}},
         }
         errors += ["400", "413", "415", "422"]

@@ -1,9 +1,11 @@
-"""Scenarios: what the far end of an outbound leg does, and when.
+"""Scenarios: what the far end of a call does, and when.
 
-A scenario is chosen for every new outbound leg (a transfer's leg B, later a Dial) by matching its
-destination against each scenario's ``match.to`` patterns. It says how long the leg rings, how it
-ends up (answered, busy, rejected, not found, no answer), what answering-machine detection finds,
-and whether the callee hangs up later. The engine turns this into timed state transitions; the
+A scenario is chosen for every new outbound leg (a transfer's leg B, a Dial) by matching its
+destination against each scenario's ``match.to`` patterns, and for a simulated inbound call that
+names one. It says how long the leg rings, how it ends up (answered, busy, rejected, not found, no
+answer), what answering-machine detection finds, whether the callee hangs up later, and what the
+person on the line does once answered (``far_end``: press digits, say something, stay silent,
+hang up; see :mod:`emulator.person`). The engine turns this into timed state transitions; the
 loader below turns YAML files into these frozen objects, validating them against
 ``schemas/scenario.schema.json`` and reporting problems as ``file:line: reason``.
 
@@ -63,6 +65,33 @@ class Amd:
     call_screening: bool = False  # premium_ios_call_screening_detection only
 
 
+Action = Literal["press", "say", "silence", "hangup"]
+ACTIONS: tuple[Action, ...] = ("press", "say", "silence", "hangup")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the far end's script (``far_end:`` in a scenario file)."""
+
+    action: Action
+    value: str = ""  # the digits pressed or the text said
+    after_secs: float = 0.0  # after the trigger, or after the previous step
+    on: str | None = None  # prompt_started, prompt_ended, gather_started, dtmf_sent[:<digits>]
+    silence_secs: float = 0.0
+
+    def describe(self) -> str:
+        what = {
+            "press": f"presses {self.value}",
+            "say": f"says {self.value!r}",
+            "silence": f"stays silent {_secs(self.silence_secs)}",
+            "hangup": "hangs up",
+        }[self.action]
+        when = f" on {self.on}" if self.on else ""
+        if self.after_secs:
+            when += f" +{_secs(self.after_secs)}"
+        return what + when
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
@@ -80,6 +109,9 @@ class Scenario:
     hangup_after_source: HangupSource = "callee"
     # Faults for the webhooks of legs following this scenario (None = the API key's policy).
     delivery: DeliveryPolicy | None = None
+    # What the person on the line does once answered, step by step (empty = stays silent).
+    far_end: tuple[Step, ...] = ()
+    audio_secs: float | None = None  # media.audio_secs: every audio file's length
     origin: str = "<builtin>"  # "path/to/file.yaml:LINE", for messages and `scenarios list`
 
     def matches(self, to: str) -> bool:
@@ -252,6 +284,8 @@ def describe(scenario: Scenario) -> str:
         if amd.call_screening:
             detail += ", iOS call screening"
         parts.append(detail)
+        if scenario.far_end:
+            parts.append("then " + ", ".join(step.describe() for step in scenario.far_end))
         if scenario.hangup_after_secs is None:
             parts.append("stays up")
         else:
@@ -379,6 +413,7 @@ def _parse_file(path: Path, problems: list[ScenarioProblem]) -> tuple[Scenario, 
     found.extend(_schema_problems(data, root))
     found.extend(_regex_problems(data, root))
     found.extend(_number_problems(data, root, []))
+    found.extend(_step_problems(data, root))
     if found:
         problems.extend(ScenarioProblem(file, line, reason) for line, reason in sorted(set(found)))
         return None
@@ -483,6 +518,7 @@ _NOT_ALLOWED_HINTS = {
     "use after_answer.hangup_secs to make the callee hang up later",
     "amd": "only an answered call goes through answering-machine detection",
     "after_answer": "the call is never answered",
+    "far_end": "the call is never answered, so nobody is on the line",
     "ring_secs": "a no_answer leg rings until the command's timeout_secs",
 }
 
@@ -636,6 +672,22 @@ def _regex_problems(data: Any, root: yaml.Node) -> Iterator[tuple[int, str]]:
             yield _line_of(root, path), _at(path, reason)
 
 
+def _step_problems(data: Any, root: yaml.Node) -> Iterator[tuple[int, str]]:
+    """Each far_end step does exactly one thing (the schema checks the rest)."""
+    steps = data.get("far_end") if isinstance(data, dict) else None
+    if not isinstance(steps, list):
+        return
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        given = [a for a in ACTIONS if a in step]
+        if len(given) != 1:
+            path: _KeyPath = ["far_end", index]
+            found = f"got {', '.join(given)}" if given else "got none"
+            reason = f"a step does exactly one of press, say, silence, hangup ({found})"
+            yield _line_of(root, path), _at(path, reason)
+
+
 def _number_problems(value: Any, root: yaml.Node, path: _KeyPath) -> Iterator[tuple[int, str]]:
     """YAML's .inf and .nan pass the schema's number checks; durations must be finite."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -687,5 +739,23 @@ def _build(data: dict[str, Any], path: Path, root: yaml.Node) -> Scenario:
         hangup_after_secs=None if hangup_after is None else float(hangup_after),
         hangup_after_source=after.get("hangup_source", "callee"),
         delivery=DeliveryPolicy.from_json(data["delivery"]) if "delivery" in data else None,
+        far_end=tuple(_step(item) for item in data.get("far_end") or ()),
+        audio_secs=_float_or_none((data.get("media") or {}).get("audio_secs")),
         origin=f"{path}:{root.start_mark.line + 1}",
     )
+
+
+def _step(item: dict[str, Any]) -> Step:
+    action = next(a for a in ACTIONS if a in item)
+    value = item[action]
+    return Step(
+        action=action,
+        value=str(value) if action in ("press", "say") else "",
+        after_secs=float(item.get("after_secs", 0.0)),
+        on=item.get("on"),
+        silence_secs=float(value) if action == "silence" else 0.0,
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -167,6 +167,20 @@ class RequestValidator:
                     )
         elif isinstance(kind, Kind.Not):
             yield from _map_not(kind.schema, where, error.message)
+        elif isinstance(kind, Kind.AnyOf) and _one_of_required(subschema.get("anyOf")):
+            # [{"required": [a]}, {"required": [b]}]: one of the fields is needed.
+            names = [branch["required"][0] for branch in subschema["anyOf"]]
+            path = (*where, names[0])
+            listed = " or ".join(f"'{_label((*where, n))}'" for n in names)
+            yield (
+                path,
+                errors.ApiError(
+                    "10004",
+                    "Missing required parameter",
+                    f"One of {listed} is required.",
+                    errors.pointer_for(path),
+                ),
+            )
         else:
             yield where, errors.invalid_value(_detail(kind, label, error.message), pointer)
 
@@ -257,6 +271,12 @@ def _out_of_range(subschema: dict[str, Any], pointer: str) -> ApiError:
             f"less than {_fmt(high)}" if high_excl is not None else f"at most {_fmt(high)}"
         )
     return dataclasses.replace(error, detail=f"The value must be {' and '.join(parts)}.")
+
+
+def _one_of_required(branches: Any) -> bool:
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1 for b in branches
+    )
 
 
 def _map_not(schema: Any, where: Path, message: str) -> Iterable[tuple[Path, ApiError]]:

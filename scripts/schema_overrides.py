@@ -59,6 +59,72 @@ DIGIT_RULES: dict[str, dict[str, Any]] = {
 }
 
 
+# speak / gather_using_speak ``voice``: every form the spec's prose documents. "Define voices
+# using the format `<Provider>.<Model>.<VoiceId>`. Specifying only the provider will give
+# default values"; per provider: `AWS.Polly.<VoiceId>` (-Neural suffix), `Azure.<VoiceId>`
+# (e.g. `Azure.en-US-Ava:DragonHDLatestNeural`), `ElevenLabs.<ModelId>.<VoiceId>` ("The ModelId
+# part is optional"), `Telnyx.<model_id>.<voice_id>`, `Minimax.<ModelId>.<VoiceId>` (models
+# speech-02-turbo, speech-02-hd, speech-2.6-turbo, speech-2.8-turbo), `Rime.<model_id>.<voice_id>`
+# (Arcana, Mist, ArcanaV3, Coda), `Resemble.Turbo.<voice_id>`, `Inworld.<ModelId>.<VoiceId>`
+# (Mini, Max, TTS2), `FishAudio.<ModelId>.<VoiceId>` (s2.1-pro, s2-pro, s1), `xAI.<VoiceId>`
+# (eve, ara, rex, sal, leo); "For service_level basic, you may define the gender of the speaker
+# (male or female)"; and `Polly.<VoiceId>`, the older form the `language` field still names
+# ("ignored when a `Polly.*` voice is specified").
+_ID = r"[A-Za-z0-9_-]+"
+
+
+def _provider(name: str, models: str) -> str:
+    """``Name``, ``Name.<Model>`` or ``Name.<Model>.<VoiceId>``, for a documented model list."""
+    return f"{name}(\\.({models})(\\.{_ID})?)?"
+
+
+VOICE_FORMS = "|".join(
+    [
+        "male",
+        "female",
+        f"Polly\\.{_ID}",
+        f"AWS(\\.Polly(\\.{_ID})?)?",
+        r"Azure(\.[A-Za-z0-9:_-]+)?",
+        f"ElevenLabs(\\.{_ID}){{0,2}}",
+        f"Telnyx(\\.{_ID}(\\.{_ID})?)?",
+        _provider("Minimax", r"speech-02-turbo|speech-02-hd|speech-2\.6-turbo|speech-2\.8-turbo"),
+        _provider("Rime", "Arcana|Mist|ArcanaV3|Coda"),
+        _provider("Resemble", "Turbo"),
+        _provider("Inworld", "Mini|Max|TTS2"),
+        _provider("FishAudio", r"s2\.1-pro|s2-pro|s1"),
+        "xAI(\\.(eve|ara|rex|sal|leo))?",
+    ]
+)
+VOICE: dict[str, Any] = {
+    "pattern": f"^({VOICE_FORMS})$",
+    "x-telnyx-rule": (
+        "must be male or female (basic service level), or <Provider>.<Model>.<VoiceId> of a "
+        "documented provider: AWS.Polly.<VoiceId>, Azure.<VoiceId>, "
+        "ElevenLabs[.<ModelId>].<VoiceId>, Telnyx.<Model>.<VoiceId>, Minimax, Rime, Resemble, "
+        "Inworld, FishAudio (<Model>.<VoiceId>), xAI.<VoiceId>, or Polly.<VoiceId>"
+    ),
+}
+# "When using `basic`, only the `en-US` language and payload type `text` are allowed." And
+# ElevenLabs: "you must provide your ElevenLabs API key ... in voice_settings".
+SPEECH_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {
+                "required": ["service_level"],
+                "properties": {"service_level": {"const": "basic"}},
+            },
+            "then": {
+                "properties": {"language": {"enum": ["en-US"]}, "payload_type": {"enum": ["text"]}}
+            },
+        },
+        {
+            "if": {"required": ["voice"], "properties": {"voice": {"pattern": "^ElevenLabs"}}},
+            "then": {"required": ["voice_settings"]},
+        },
+    ]
+}
+
+
 def exclusive(*names: str) -> dict[str, Any]:
     """``{"not": {"required": [a, b]}}``: the validator reports these as "cannot be used
     together" (10015), like transfer's ``audio_url``/``media_name``."""
@@ -132,14 +198,22 @@ OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     "playback_start": {
-        # "media_name and audio_url cannot be used together in one request."
-        "": exclusive("audio_url", "media_name"),
+        # "media_name and audio_url cannot be used together in one request."; something to
+        # play is needed (Telnyx answers 422 without one).
+        "": {
+            **exclusive("audio_url", "media_name"),
+            "anyOf": [
+                {"required": ["audio_url"]},
+                {"required": ["media_name"]},
+                {"required": ["playback_content"]},
+            ],
+        },
         "loop": LOOP,
         "target_legs": TARGET_LEGS,
         # "Allows a user to provide base64 encoded mp3 or wav."
         "playback_content": {k: v for k, v in BASE64.items() if k != "contentEncoding"},
     },
-    "speak": {"payload": TEXT_3000, "loop": LOOP},
+    "speak": {"": SPEECH_RULES, "payload": TEXT_3000, "loop": LOOP, "voice": VOICE},
     "gather": DIGIT_RULES,
     "gather_using_audio": {
         "": {
@@ -147,11 +221,15 @@ OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "allOf": [
                 exclusive("audio_url", "media_name"),
                 exclusive("invalid_audio_url", "invalid_media_name"),
-            ]
+            ],
+            # The prompt played "at the beginning of each prompt": one of them is needed.
+            "anyOf": [{"required": ["audio_url"]}, {"required": ["media_name"]}],
         },
         **DIGIT_RULES,
     },
     "gather_using_speak": {
+        "": SPEECH_RULES,
+        "voice": VOICE,
         "payload": TEXT_3000,
         "invalid_payload": TEXT_3000,
         **DIGIT_RULES,

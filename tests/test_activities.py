@@ -148,5 +148,8 @@ def test_an_activity_ends_once_even_if_stopped_again(
 def test_the_conflict_table_is_complete() -> None:
     refused = {new for (new, _), c in CONFLICTS.items() if c is Conflict.REFUSE}
     assert refused <= set(REFUSALS)  # every refusal has its error
-    audio = {K.PLAYBACK, K.SPEAK, K.GATHER, K.AI_GATHER, K.PAYMENT}
+    audio = {K.PLAYBACK, K.SPEAK, K.AI_GATHER, K.PAYMENT}
     assert all(CONFLICTS[(a, b)] is Conflict.REPLACE for a in audio for b in audio)
+    # A DTMF gather is not audio: a prompt leaves it listening, a new gather replaces it.
+    assert (K.SPEAK, K.GATHER) not in CONFLICTS and (K.GATHER, K.PLAYBACK) not in CONFLICTS
+    assert CONFLICTS[(K.GATHER, K.GATHER)] is Conflict.REPLACE

@@ -354,6 +354,9 @@ def test_valid_request_on_a_live_call(
     ccid = None if command.scope == "account" else new_call(legal_state(command))
     ids = call_ids(command, new_call)
     kwargs = {} if command.scope == "read" else sdk_request(command, full=full, ids=ids)
+    if command.name == "playback_start" and kwargs.get("overlay") and ccid is not None:
+        # Telnyx: no overlay "unless there is a Play Audio with overlay=false actively playing".
+        client.calls.actions.start_playback(ccid, audio_url="https://example.com/a.mp3")
     if command.emulated:
         check_success(command, send(client, command, ccid, kwargs))
     else:
@@ -417,12 +420,12 @@ def test_not_emulated_commands_are_journaled_and_change_nothing(
     http: httpx.Client, new_call: Callable[..., str]
 ) -> None:
     ccid = new_call(LegState.ANSWERED)
-    body = {"payload": "Hello", "voice": "female", "client_state": "c3BlYWs=", "command_id": "s1"}
+    body = {"client_state": "c3BlYWs=", "command_id": "s1"}
     for _ in range(2):  # never accepted, so the command_id is never a duplicate
-        r = http.post(f"/v2/calls/{ccid}/actions/speak", json=body)
+        r = http.post(f"/v2/calls/{ccid}/actions/ai_assistant_stop", json=body)
         assert r.status_code == 501 and r.json()["errors"][0]["code"] == "10501"
     entries = http.get("/_emulator/commands", params={"call_control_id": ccid}).json()["data"]
-    speak = [e for e in entries if e["command"] == "speak"]
+    speak = [e for e in entries if e["command"] == "ai_assistant_stop"]
     assert [e["result"] for e in speak] == ["not_emulated", "not_emulated"]
     assert speak[0]["status"] == 501 and speak[0]["errors"][0]["code"] == "10501"
     status = http.get(f"/v2/calls/{ccid}").json()["data"]

@@ -1,16 +1,29 @@
 """The DTMF family: send digits on a call.
 
-Declared, not emulated yet: each answers the "not emulated" error after validation and the
-call and state checks, until issue #15 gives it an effect built on the engine's primitives
-and the activity model (:mod:`emulator.activities`).
+``send_dtmf`` sends tones toward the far end of the leg (Telnyx: "DTMF tones will be heard by
+the other end of the call"); no webhook. Once the tones have played (``duration_millis`` per
+digit, plus the ``w``/``W`` pauses: :func:`emulator.media_timing.dtmf_secs`) the far end hears
+``dtmf_sent`` with the digits, pauses left out, so a scripted far end can react
+(``on: dtmf_sent:1234``, :mod:`emulator.person`).
 """
 
 from __future__ import annotations
 
-from .registry import Command, declare
+from typing import Any
+
+from ..media_timing import DEFAULT_DTMF_MILLIS, PAUSES, dtmf_secs
+from .registry import Command, Context, declare
 
 FAMILY = "dtmf"
-ISSUE = 15
+
+
+def send_dtmf(ctx: Context, p: dict[str, Any]) -> None:
+    leg, engine = ctx.leg, ctx.engine
+    digits = p["digits"]
+    tones = "".join(d for d in digits if d not in PAUSES)
+    secs = dtmf_secs(digits, int(p.get("duration_millis", DEFAULT_DTMF_MILLIS)))
+    engine.after(leg, secs, lambda: engine.cue(leg, "dtmf_sent", tones))
+
 
 declare(
     Command(
@@ -20,6 +33,6 @@ declare(
         "Send DTMF",
         FAMILY,
         webhooks=(),
-        issue=ISSUE,
+        effect=send_dtmf,
     )
 )
