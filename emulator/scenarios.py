@@ -76,7 +76,8 @@ class Step:
     action: Action
     value: str = ""  # the digits pressed or the text said
     after_secs: float = 0.0  # after the trigger, or after the previous step
-    on: str | None = None  # prompt_started, prompt_ended, gather_started, dtmf_sent[:<digits>]
+    # `when:` in the file: prompt_started, prompt_ended, gather_started, dtmf_sent[:<digits>]
+    on: str | None = None
     silence_secs: float = 0.0
 
     def describe(self) -> str:
@@ -592,6 +593,9 @@ def _translate(error: Any, data: Any) -> Iterator[tuple[_KeyPath, str]]:
         for key in instance:
             if key in allowed:
                 continue
+            if key is True and "when" in allowed:  # YAML 1.1 reads a bare `on` as true
+                yield [*path, "on"], "unknown key; YAML reads `on` as true: write `when:`"
+                continue
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             hint = (
                 f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
@@ -752,7 +756,7 @@ def _step(item: dict[str, Any]) -> Step:
         action=action,
         value=str(value) if action in ("press", "say") else "",
         after_secs=float(item.get("after_secs", 0.0)),
-        on=item.get("on"),
+        on=item.get("when"),
         silence_secs=float(value) if action == "silence" else 0.0,
     )
 
