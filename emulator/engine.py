@@ -358,7 +358,7 @@ class Engine:
         for digit in digits:
             if not leg.alive:
                 return
-            payload = webhooks.base_payload(leg)
+            payload = webhooks.media_payload(leg)
             payload["digit"] = digit
             self.emit(leg, "call.dtmf.received", payload)
             self._heard(leg, FarEndInput("dtmf", digit, self.clock.now()))

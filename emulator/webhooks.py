@@ -42,6 +42,16 @@ def base_payload(leg: Leg) -> dict[str, Any]:
     }
 
 
+def media_payload(leg: Leg) -> dict[str, Any]:
+    """The common fields of the media and input webhooks (speak, playback, gather, DTMF,
+    transcription): their schemas type ``client_state`` as a string, so a call without one
+    leaves it out rather than sending null."""
+    payload = base_payload(leg)
+    if payload["client_state"] is None:
+        del payload["client_state"]
+    return payload
+
+
 def _headers(leg: Leg, payload: dict[str, Any]) -> None:
     if leg.custom_headers:
         payload["custom_headers"] = [dict(h) for h in leg.custom_headers]

@@ -33,7 +33,7 @@ from ..engine import Engine
 from ..media_timing import speech_secs
 from ..person import FarEndInput
 from ..timeline import Entry
-from ..webhooks import base_payload
+from ..webhooks import media_payload
 from .media import PLAYBACK_STATUS, SPEAK_STATUS, audio_secs
 from .registry import Command, Context, declare
 
@@ -105,7 +105,7 @@ class Gather:
         self._cancel_timer()
         self._stop_prompt(hangup=reason is EndReason.CALL_ENDED)
         status = self.status if reason is EndReason.COMPLETED else END_STATUS[reason]
-        payload = {**base_payload(self.leg), "digits": self.digits, "status": status}
+        payload = {**media_payload(self.leg), "digits": self.digits, "status": status}
         if self.gather_id is not None:
             payload["gather_id"] = self.gather_id
         self.engine.emit(self.leg, "call.gather.ended", payload)
@@ -164,14 +164,14 @@ class Gather:
                 secs += speech_secs(p["invalid_payload"], ssml)
             secs += speech_secs(text, ssml)
             started, ended = "call.speak.started", "call.speak.ended"
-            payload = base_payload(self.leg)
+            payload = media_payload(self.leg)
         else:
             extra = 0.0
             if invalid and (p.get("invalid_audio_url") or p.get("invalid_media_name")):
                 extra = audio_secs(self.leg)
             secs = extra + audio_secs(self.leg)
             started, ended = "call.playback.started", "call.playback.ended"
-            payload = {**base_payload(self.leg), **_media(p), "overlay": False}
+            payload = {**media_payload(self.leg), **_media(p), "overlay": False}
         self.engine.emit(self.leg, started, payload)
         self.engine.cue(self.leg, "prompt_started")
         self.playing = (ended, self.engine.after(self.leg, secs, self._prompt_done))
@@ -195,7 +195,7 @@ class Gather:
         self.playing = None
         if entry is not None:
             entry.cancel()
-        payload = base_payload(self.leg)
+        payload = media_payload(self.leg)
         if event == "call.playback.ended":
             payload.update(_media(self.p), overlay=False)
         payload["status"] = status

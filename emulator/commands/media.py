@@ -20,7 +20,7 @@ from ..activities import Activity, ActivityKind, EndReason
 from ..calls import Leg
 from ..engine import Engine
 from ..media_timing import DEFAULT_AUDIO_SECS, speech_secs
-from ..webhooks import base_payload
+from ..webhooks import media_payload
 from . import transcription
 from .registry import Command, Context, declare
 
@@ -104,10 +104,10 @@ def speak(ctx: Context, p: dict[str, Any]) -> None:
     secs = looped(speech_secs(p["payload"], ssml), p.get("loop"))
 
     def ended(reason: EndReason) -> tuple[str, dict[str, Any]]:
-        return "call.speak.ended", {**base_payload(leg), "status": SPEAK_STATUS[reason]}
+        return "call.speak.ended", {**media_payload(leg), "status": SPEAK_STATUS[reason]}
 
     hearers = listeners(leg, p.get("target_legs"))
-    play(engine, leg, ActivityKind.SPEAK, secs, ("call.speak.started", base_payload(leg)),
+    play(engine, leg, ActivityKind.SPEAK, secs, ("call.speak.started", media_payload(leg)),
          ended, hearers)  # fmt: skip
     transcription.heard_from_app(engine, leg, p["payload"], ssml)
 
@@ -149,7 +149,7 @@ def playback_start(ctx: Context, p: dict[str, Any]) -> None:
             leg,
             "call.playback.ended",
             {
-                **base_payload(leg),
+                **media_payload(leg),
                 **fields,
                 "status": "failed",
                 "status_detail": "playback_content is not a WAV or MP3 file",
@@ -158,12 +158,12 @@ def playback_start(ctx: Context, p: dict[str, Any]) -> None:
         return
 
     def ended(reason: EndReason) -> tuple[str, dict[str, Any]]:
-        payload = {**base_payload(leg), **fields, "status": PLAYBACK_STATUS[reason]}
+        payload = {**media_payload(leg), **fields, "status": PLAYBACK_STATUS[reason]}
         return "call.playback.ended", payload
 
     kind = ActivityKind.OVERLAY if overlay else ActivityKind.PLAYBACK
     secs = looped(audio_secs(leg), p.get("loop"))
-    started = ("call.playback.started", {**base_payload(leg), **fields})
+    started = ("call.playback.started", {**media_payload(leg), **fields})
     play(engine, leg, kind, secs, started, ended, listeners(leg, p.get("target_legs")))
 
 

@@ -18,7 +18,7 @@ from ..calls import Leg
 from ..engine import Engine
 from ..media_timing import speech_secs, spoken_words
 from ..person import FarEndInput
-from ..webhooks import base_payload
+from ..webhooks import media_payload
 from .registry import Command, Context, declare
 
 FAMILY = "transcription"
@@ -40,7 +40,7 @@ def _transcript(engine: Engine, leg: Leg, activity: Activity, text: str, track: 
         }
         if activity.data["engine"] in TRACK_ENGINES:
             data["transcription_track"] = track
-        engine.emit(leg, "call.transcription", {**base_payload(leg), "transcription_data": data})
+        engine.emit(leg, "call.transcription", {**media_payload(leg), "transcription_data": data})
 
     engine.after(leg, speech_secs(text), send)
 
