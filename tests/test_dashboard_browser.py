@@ -109,17 +109,28 @@ def test_simulate_watch_open_and_hang_up(
     assert body["data"] == got[0].json["data"]
     expect(initiated).to_contain_text("telnyx-signature-ed25519")
 
-    # Press/say wait for the media issue; hang up as the caller works now.
+    # The app answers; then the person on the line presses a digit from the page, and hangs up.
+    answer = httpx.post(
+        f"{emulator.base_url}/calls/{ccid}/actions/answer",
+        headers={"Authorization": "Bearer KEY_UI"},
+        json={},
+    )
+    assert answer.status_code == 200
     press = page.get_by_role("button", name="Press digits")
-    expect(press).to_be_disabled()
-    assert "needs #15" in (press.get_attribute("title") or "")
+    expect(press).to_be_enabled()
+    page.once("dialog", lambda dialog: dialog.accept("5"))
+    press.click()
+    dtmf = page.locator("#timeline li[data-event-type='call.dtmf.received']")
+    expect(dtmf).to_have_count(1)
+    got = receiver.wait_events(3, "/hook")
+    assert got[2].event_type == "call.dtmf.received" and got[2].payload["digit"] == "5"
     page.get_by_role("button", name="Hang up as the caller").click()
     hangup = page.locator("#timeline li[data-event-type='call.hangup']")
     expect(hangup).to_have_count(1)
     expect(hangup).to_contain_text("delivered")
-    expect(page.locator("#timeline li.command")).to_contain_text("far_end_hangup")
+    expect(page.locator("#timeline li.command").last).to_contain_text("far_end_hangup")
     expect(page.locator("#calls-body")).to_contain_text("hangup (normal_clearing, by caller)")
-    hung = receiver.wait_events(2, "/hook")[1]
+    hung = receiver.wait_events(4, "/hook")[3]
     assert hung.event_type == "call.hangup" and hung.payload["hangup_source"] == "caller"
     screenshot(page, "dashboard-call.png")
 

@@ -356,7 +356,9 @@ def test_valid_request_on_a_live_call(
     kwargs = {} if command.scope == "read" else sdk_request(command, full=full, ids=ids)
     if command.name == "playback_start" and kwargs.get("overlay") and ccid is not None:
         # Telnyx: no overlay "unless there is a Play Audio with overlay=false actively playing".
-        client.calls.actions.start_playback(ccid, audio_url="https://example.com/a.mp3")
+        client.calls.actions.start_playback(
+            ccid, audio_url="https://example.com/a.mp3", loop="infinity"
+        )
     if command.emulated:
         check_success(command, send(client, command, ccid, kwargs))
     else:
