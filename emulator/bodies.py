@@ -9,9 +9,10 @@ the command had acted. Here every such body is refused before anything reads it,
 Telnyx-shaped 400 (not JSON) or 422 (JSON, but a value no field can hold), with a pointer to the
 value where there is one. What comes out is a value every later step can encode.
 
-The checks after decoding walk the value only when the raw text could hold a problem (a ``\\u``
-escape of a surrogate, a long digit run, a three-digit exponent, many brackets), so an ordinary
-command body pays a few byte scans, not a walk.
+Numbers are checked as the decoder makes them; the value is walked (to point at every problem)
+only when a number failed or the text could hold another problem (a ``\\u`` escape of a
+surrogate, many brackets), so an ordinary command body pays two bracket counts and a substring
+test, not a walk (docs/performance.md, "The transfer hot path").
 """
 
 from __future__ import annotations
@@ -35,15 +36,41 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MAX_PROBLEMS = 20  # errors reported for one body; the rest are summarised by the first ones
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-# Signs that the decoded value needs the walk: a surrogate escape, a digit run that may exceed
-# MAX_SAFE_INTEGER (16+ digits) or an exponent that may overflow a double, more brackets than
-# MAX_DEPTH could nest.
+# A sign that the decoded value needs the walk: a surrogate escape.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_BIG_NUMBER = re.compile(r"[0-9]{16}|[eE][+-]?[0-9]{3}")
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 has no NaN or Infinity)")
+
+
+class _Unsafe(Exception):
+    """A number no later step can carry: :func:`decode` starts again and walks the value, to
+    name every such number with its pointer."""
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    raise _Unsafe
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    raise _Unsafe
+
+
+# Made once: ``json.loads`` with any keyword builds a new decoder (and scanner) per call. The
+# first checks every number as the scanner makes it (a typical body has two or three), which
+# costs far less than scanning the text for long digit runs; a body it refuses (rare) is decoded
+# again by the second, and walked.
+_CHECKED = json.JSONDecoder(
+    parse_constant=_no_constants, parse_int=_safe_int, parse_float=_finite_float
+)
+_UNCHECKED = json.JSONDecoder(parse_constant=_no_constants)
 
 
 def decode(raw: bytes) -> Any:
@@ -59,12 +86,17 @@ def decode(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise errors.invalid_json(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        try:
+            value = _CHECKED.decode(text)
+            walk = _needs_walk(text)
+        except _Unsafe:
+            value = _UNCHECKED.decode(text)  # raises as json.loads would for what is not JSON
+            walk = True
     except RecursionError:
         raise ApiFailure(422, [_too_deep("/")]) from None
     except ValueError as exc:  # JSONDecodeError, and int()'s digit limit
         raise errors.invalid_json(str(exc)) from None
-    if _needs_walk(text):
+    if walk:
         problems = _problems(value)
         if problems:
             raise ApiFailure(422, problems)
@@ -72,10 +104,10 @@ def decode(raw: bytes) -> Any:
 
 
 def _needs_walk(text: str) -> bool:
-    return (
-        text.count("[") + text.count("{") > MAX_DEPTH
-        or ("\\u" in text and _SURROGATE_ESCAPE.search(text) is not None)
-        or _BIG_NUMBER.search(text) is not None
+    """Whether a value whose numbers all passed may still hold a problem: more brackets than
+    MAX_DEPTH could nest, or a surrogate escape (both rare, and cheap to rule out)."""
+    return text.count("[") + text.count("{") > MAX_DEPTH or (
+        "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
     )
 
 

@@ -24,8 +24,22 @@ _QUERY_SECRET = re.compile(
 )
 
 
+# Names already looked at, so a body's usual field names cost a dict lookup, not a
+# case-insensitive regex search each (that was most of a valid transfer's redaction,
+# docs/performance.md). Bounded: names come from the client; short ones only, first come first
+# kept (Telnyx's field names are all far shorter).
+_KNOWN_NAMES: dict[str, bool] = {}
+_KNOWN_NAMES_LIMIT = 4096
+_KNOWN_NAME_LENGTH = 64
+
+
 def is_secret_name(name: str) -> bool:
-    return _SECRET_NAME.search(name) is not None
+    known = _KNOWN_NAMES.get(name)
+    if known is None:
+        known = _SECRET_NAME.search(name) is not None
+        if len(name) <= _KNOWN_NAME_LENGTH and len(_KNOWN_NAMES) < _KNOWN_NAMES_LIMIT:
+            _KNOWN_NAMES[name] = known
+    return known
 
 
 def redact_url(url: str | None) -> str | None:
@@ -49,17 +63,56 @@ def redact_url(url: str | None) -> str | None:
 
 def redact_value(value: Any, name: str = "") -> Any:
     """``value`` (a decoded request body, or part of one) with every secret replaced: fields
-    named like a secret, and credentials inside URL strings."""
+    named like a secret, and credentials inside URL strings.
+
+    Copy on write: a dict or list with nothing to redact comes back as itself, so an ordinary
+    body costs a look at each field and no copy. Nothing may change what is returned.
+    """
     if name and value is not None and is_secret_name(name):
         return REDACTED
     if isinstance(value, str):
         return redact_url(value) if "://" in value else value
     if isinstance(value, dict):
-        out = {k: redact_value(v, k) for k, v in value.items()}
-        header = value.get("name")
-        if isinstance(header, str) and "value" in out and is_secret_name(header):
-            out["value"] = REDACTED  # custom_headers / sip_headers: {"name": "X-Api-Token", ...}
-        return out
+        return _redact_dict(value)
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        out: list[Any] | None = None
+        for i, item in enumerate(value):
+            shown = redact_value(item)
+            if shown is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = shown
+        return value if out is None else out
     return value
+
+
+def _redact_dict(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] | None = None
+    known = _KNOWN_NAMES
+    for key, item in value.items():
+        if item is None:
+            continue
+        secret = known.get(key)
+        if secret is None:
+            secret = is_secret_name(key)
+        if secret:
+            shown: Any = REDACTED
+        elif isinstance(item, str):
+            if "://" not in item:
+                continue
+            shown = redact_url(item)
+        elif isinstance(item, (dict, list)):
+            shown = redact_value(item)
+        else:
+            continue
+        if shown is not item:
+            if out is None:
+                out = dict(value)
+            out[key] = shown
+    header = value.get("name")
+    if isinstance(header, str) and "value" in value and is_secret_name(header):
+        # custom_headers / sip_headers: {"name": "X-Api-Token", "value": ...}
+        if out is None:
+            out = dict(value)
+        out["value"] = REDACTED
+    return value if out is None else out
