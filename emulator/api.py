@@ -432,7 +432,7 @@ class Api:
         media = content_type.split(";", 1)[0].strip().lower()
         if media and media != "application/json" and not media.endswith("+json"):
             raise errors.unsupported_media_type(content_type)
-        if not request.body.strip():
+        if not request.body or request.body.isspace():  # strip()'s set, without a copy
             return {}
         body = bodies.decode(request.body)  # total: every byte string is a value or a 4xx
         if not isinstance(body, dict):
