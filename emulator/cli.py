@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
-from .config import DEFAULT_PORT, ENV_PREFIX, Settings
+from .config import (
+    DEFAULT_PORT,
+    ENV_PREFIX,
+    MAX_INT32,
+    MAX_RETRIES,
+    MAX_SECONDS,
+    MAX_SEED,
+    MAX_TIME_SCALE,
+    MAX_WEBHOOK_TIMEOUT,
+    Settings,
+)
 from .config_file import ConfigError
 from .connections import ConnectionSpec
 
@@ -77,14 +87,6 @@ def _unrecognized(
     return UsageError(message, current.prog)
 
 
-# (chosen) Upper bounds of the numeric options: generous for any real use, and far from what
-# breaks later (an "inf" timeout, a retention that overflows a timestamp, an int64 seed).
-MAX_SECONDS = 86_400.0  # a day: delays, windows, timeouts
-MAX_TIME_SCALE = 1_000.0
-MAX_WEBHOOK_TIMEOUT = 600.0  # Telnyx's own longest timeout_secs
-MAX_RETRIES = 20
-MAX_INT32 = 2**31 - 1
-MAX_SEED = 2**63 - 1
 
 
 def _bounded_float(high: float) -> Callable[[str], float]:

@@ -15,6 +15,16 @@ from .connections import ConnectionSpec
 DEFAULT_PORT = 8787
 ENV_PREFIX = "TELNYX_EMULATOR_"
 
+# (chosen) Upper bounds of the numeric settings, wherever they are given (CLI, environment,
+# the pytest marker and ``emulator.mock()``): generous for any real use, and far from what
+# breaks later (an "inf" timeout, a retention that overflows a timestamp, an int64 seed).
+MAX_SECONDS = 86_400.0  # a day: delays, windows, timeouts
+MAX_TIME_SCALE = 1_000.0
+MAX_WEBHOOK_TIMEOUT = 600.0  # Telnyx's own longest timeout_secs
+MAX_RETRIES = 20
+MAX_INT32 = 2**31 - 1
+MAX_SEED = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

@@ -33,6 +33,7 @@ import inspect
 import io
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -51,7 +52,7 @@ from respx.mocks import HTTPXMocker
 from . import config_file
 from .api import SCENARIO_HEADER, Api, ApiRequest, ApiResponse
 from .clock import VirtualClock
-from .config import Settings
+from .config import MAX_RETRIES, MAX_SECONDS, MAX_SEED, MAX_TIME_SCALE, Settings
 from .connections import ConnectionSpec
 from .delivery import Attempt
 from .faults import CommandFaults, DeliveryPolicy
@@ -261,8 +262,20 @@ class TelnyxEmulator:
             raise ValueError(
                 f"unknown_connections must be accept or reject, got {unknown_connections!r}"
             )
+        _in_range("time_scale", time_scale, 0, MAX_TIME_SCALE)
+        if seed is not None:
+            _in_range("seed", seed, -MAX_SEED, MAX_SEED, whole=True)
+        if start is not None:
+            _in_range("start", start, 0, MAX_START)
         if retry_delays is not None:
-            overrides["webhook_retry_delays"] = tuple(float(d) for d in retry_delays)
+            if isinstance(retry_delays, (str, bytes)) or len(retry_delays) > MAX_RETRIES:
+                raise ValueError(
+                    f"retry_delays must be a list of at most {MAX_RETRIES} delays in seconds, "
+                    f"got {retry_delays!r}"
+                )
+            overrides["webhook_retry_delays"] = tuple(
+                float(_in_range("retry_delays", d, 0, MAX_SECONDS)) for d in retry_delays
+            )
         self.settings = Settings(
             time_scale=time_scale,
             strict=strict,
@@ -765,6 +778,27 @@ class TelnyxEmulator:
             return self._loop.run_until_complete(wrapper())
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="telnyx-emulator") as ex:
             return ex.submit(asyncio.run, wrapper()).result()
+
+
+# (chosen) The latest virtual clock start: 9999-12-31T23:59:59Z, the last second a Telnyx
+# timestamp (four-digit year) can show.
+MAX_START = 253_402_300_799.0
+
+
+def _in_range(name: str, value: Any, low: float, high: float, *, whole: bool = False) -> float:
+    """A numeric option of the marker or :func:`mock`, checked against the bounds the CLI and
+    the environment use (emulator.config), so a typo fails here, with the option's name, and not
+    later inside a call flow."""
+    kind = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        expected = "a whole number" if whole else "a number"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+        shown = [
+            f"{b:.0f}" if isinstance(b, float) and b == int(b) else str(b) for b in (low, high)
+        ]
+        raise ValueError(f"{name} must be between {shown[0]} and {shown[1]}, got {value!r}")
+    return value  # type: ignore[no-any-return]
 
 
 def mock(**options: Any) -> TelnyxEmulator:

@@ -7,6 +7,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -592,6 +593,43 @@ def test_per_key_tenants_on_request(
 def test_unknown_tenancy_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="did you mean 'per_key'"):
         mock(tenancy="perkey")
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"time_scale": -1}, "time_scale must be between 0 and 1000, got -1"),
+        ({"time_scale": 1001}, "time_scale must be between 0 and 1000, got 1001"),
+        ({"time_scale": float("nan")}, "time_scale must be between 0 and 1000, got nan"),
+        ({"time_scale": "fast"}, "time_scale must be a number, got 'fast'"),
+        ({"seed": 2**63}, "seed must be between -9223372036854775807 and 9223372036854775807"),
+        ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
+        ({"start": -1.0}, "start must be between 0 and 253402300799, got -1.0"),
+        ({"start": float("inf")}, "start must be between 0 and 253402300799, got inf"),
+        ({"retry_delays": [1, 86_401]}, "retry_delays must be between 0 and 86400, got 86401"),
+        ({"retry_delays": [1] * 21}, "retry_delays must be a list of at most 20 delays"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_with_the_cli_bounds(
+    option: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mock(**option)
+
+
+def test_the_bounds_are_the_cli_ones() -> None:
+    from emulator.cli import MAX_SECONDS, MAX_SEED, MAX_TIME_SCALE, _bounded_float, _seed
+
+    with mock(time_scale=MAX_TIME_SCALE, seed=-MAX_SEED, retry_delays=[0, MAX_SECONDS]) as emu:
+        assert emu.settings.time_scale == _bounded_float(MAX_TIME_SCALE)(str(MAX_TIME_SCALE))
+        assert emu.settings.seed == _seed(str(-MAX_SEED))
+        assert emu.settings.webhook_retry_delays == (0.0, MAX_SECONDS)
+
+
+@emulator_mark(time_scale=5000)
+def test_marker_out_of_range_setting_is_a_clear_error(request: pytest.FixtureRequest) -> None:
+    with pytest.raises(ValueError, match="time_scale must be between 0 and 1000, got 5000"):
+        request.getfixturevalue("telnyx_emulator")
 
 
 def test_emulator_mock_stays_the_function_after_use(tmp_path: Any) -> None:
