@@ -23,9 +23,10 @@ After a warm-up (schemas compiled, caches filled, steady state), per checkout:
    - **allocs/transfer**: calls to CPython's allocators (``_PyObject_Malloc``/``Calloc``/
      ``Realloc``, ``_PyMem_RawMalloc``...), i.e. every object, buffer and dict table made.
 
-2. Natively: **py calls/transfer** (cProfile's call count, builtins included), **GC
-   young/full per 10k** (collections of each generation, counted by a ``gc.callbacks`` hook,
-   under the server's GC tuning, ``emulator.cli._tune_gc``, over 10,000 transfers), and
+2. Natively: **py calls/transfer** (cProfile's call count, builtins included), **GC-tracked
+   kept/transfer** (growth of the young generation's count, collector off: what makes young
+   collections come), **GC young / gen1+2 per 10k** (collections, counted by a ``gc.callbacks``
+   hook under the server's GC tuning, ``emulator.cli._tune_gc``, over 50,000 transfers), and
    **blocks kept/transfer** (``sys.getallocatedblocks`` growth per transfer: the ended legs, the
    journal entries and the webhook records a transfer leaves for the inspection API).
 
@@ -151,6 +152,12 @@ def measure_native(n: int, warmup: int) -> dict[str, float]:
         profile.disable()
         calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
         out[f"py_calls_{label}"] = calls / 1000
+    gc.collect()
+    gc.disable()
+    tracked = gc.get_count()[0]  # GC-tracked allocations minus deallocations
+    work.run("valid", 1000)
+    out["tracked_kept"] = (gc.get_count()[0] - tracked) / 1000
+    gc.enable()
     _tune_gc()  # what `telnyx-emulator serve` does once it has loaded everything
     collections = [0, 0, 0]
 
@@ -197,7 +204,7 @@ def run_tree(repo: Path, n: int, warmup: int, keep: Path) -> dict[str, float]:
     me = [sys.executable, str(Path(__file__).resolve()), "--measure", str(repo.resolve())]
     sizes = ["--transfers", str(n), "--warmup", str(warmup)]
     native = subprocess.run(
-        [*me, "--native", "--transfers", "10000", "--warmup", str(warmup)],
+        [*me, "--native", "--transfers", "50000", "--warmup", str(warmup)],
         check=True,
         capture_output=True,
         text=True,
@@ -234,6 +241,7 @@ COLUMNS = (
     ("allocs_invalid", "allocs/transfer invalid", "{:.0f}"),
     ("py_calls_valid", "py calls valid", "{:.0f}"),
     ("py_calls_invalid", "py calls invalid", "{:.0f}"),
+    ("tracked_kept", "GC-tracked kept/transfer", "{:.1f}"),
     ("gc_young_per_10k", "GC young/10k", "{:.1f}"),
     ("gc_older_per_10k", "GC gen1+2/10k", "{:.1f}"),
     ("blocks_kept", "blocks kept/transfer", "{:.1f}"),
