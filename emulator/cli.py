@@ -87,8 +87,6 @@ def _unrecognized(
     return UsageError(message, current.prog)
 
 
-
-
 def _bounded_float(high: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
