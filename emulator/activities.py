@@ -53,6 +53,7 @@ class ActivityKind(str, Enum):
     CONVERSATION_RELAY = "conversation_relay"
     NOISE_SUPPRESSION = "noise_suppression"
     PAYMENT = "payment"
+    QUEUE = "queue"  # waiting in a call queue (enqueue .. call.dequeued)
 
 
 class EndReason(str, Enum):
@@ -60,6 +61,7 @@ class EndReason(str, Enum):
     STOPPED = "stopped"  # a command stopped it (playback_stop, record_stop, ...)
     REPLACED = "replaced"  # a conflicting activity started (CONFLICTS: REPLACE)
     CALL_ENDED = "call_ended"  # the leg ended (hangup, either side)
+    BRIDGED = "bridged"  # the leg was bridged to another (only kinds in ENDS_ON_BRIDGE)
 
 
 class Conflict(str, Enum):
@@ -106,6 +108,7 @@ CONFLICTS: dict[tuple[ActivityKind, ActivityKind], Conflict] = {
     (K.SIPREC, K.SIPREC): Conflict.REFUSE,
     (K.TRANSCRIPTION, K.TRANSCRIPTION): Conflict.REFUSE,
     (K.NOISE_SUPPRESSION, K.NOISE_SUPPRESSION): Conflict.REFUSE,
+    (K.QUEUE, K.QUEUE): Conflict.REFUSE,
     (K.AI_ASSISTANT, K.AI_ASSISTANT): Conflict.REFUSE,
     (K.AI_ASSISTANT, K.CONVERSATION_RELAY): Conflict.REFUSE,
     (K.CONVERSATION_RELAY, K.CONVERSATION_RELAY): Conflict.REFUSE,
@@ -122,7 +125,14 @@ REFUSALS: dict[ActivityKind, Callable[[], ApiFailure]] = {
     K.SIPREC: _already("SIPREC session"),
     K.TRANSCRIPTION: _already("transcription"),
     K.NOISE_SUPPRESSION: _already("noise suppression"),
+    K.QUEUE: lambda: errors.invalid_command_for_state(
+        "The call is already in a queue; leave_queue first."
+    ),
 }
+
+# Kinds that end (``bridged``) when their leg is bridged to another: a queued call leaves its
+# queue when it is bridged (Telnyx's call.dequeued reason ``bridged``).
+ENDS_ON_BRIDGE = frozenset({K.QUEUE})
 
 OnEnd = Callable[["Activity", EndReason], None]
 
@@ -200,6 +210,11 @@ class Activities:
     def finish(self, activity: Activity, now: float) -> None:
         """Its planned end was reached."""
         self._end(activity, EndReason.COMPLETED, now)
+
+    def stop_kinds(self, kinds: frozenset[ActivityKind], reason: EndReason, now: float) -> None:
+        """End every running activity of these kinds, oldest first."""
+        for activity in [a for a in self._running if a.kind in kinds]:
+            self._end(activity, reason, now)
 
     def stop_all(self, reason: EndReason, now: float) -> None:
         """End every running activity, oldest first (the leg ends)."""

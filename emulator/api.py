@@ -36,6 +36,7 @@ from .errors import ApiFailure, NotEmulated
 from .events import EventLog
 from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
+from .recordings import PublicBase
 from .resources import schemas_dir
 from .routes import _ID, ROUTES, Handler, Route, route
 from .scenarios import Scenario, ScenarioBook
@@ -79,9 +80,13 @@ class ApiResponse:
     # A "timeout" command fault: the command was applied, but the answer is held back this long
     # (the server sleeps; the pytest mock raises httpx.ReadTimeout).
     hold_secs: float = 0.0
+    # A body that is not JSON (a recording's audio); its content-type goes in ``headers``.
+    raw: bytes | None = None
 
     @property
     def content(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return b"" if self.payload is None else dumps(self.payload)
 
 
@@ -136,6 +141,13 @@ class Api:
             max_live_calls=settings.max_live_calls,
             retry_delays=settings.webhook_retry_delays,
         )
+        # The emulator's public address for recording links: --public-url, else where it
+        # listens (the server sets the real port once bound; in-process, the mock's origin).
+        self.links = PublicBase(
+            settings.public_url
+            or f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}"
+            f":{settings.port}"
+        )
         self.tenants: OrderedDict[str, Engine] = OrderedDict()  # least recently used first
         self.idle_tenant_secs = max(settings.retention_secs, settings.dedup_window_secs)
         self._next_sweep = 0.0
@@ -176,6 +188,7 @@ class Api:
                     commands=copy.copy(self.default_command_faults),
                     rng=random.Random(None if seed is None else f"{seed}:{api_key}"),
                 ),
+                links=self.links,
             )
             engine.connections = ConnectionStore.seeded(
                 self.settings.connections,
@@ -203,7 +216,13 @@ class Api:
             if engine.last_used > horizon:
                 return  # every later key was used more recently
             engine.housekeeping()
-            if len(engine.calls) or self.outbox.pending(key) or engine.connections.changed:
+            if (
+                len(engine.calls)
+                or self.outbox.pending(key)
+                or engine.connections.changed
+                or len(engine.recordings)
+                or len(engine.queues)
+            ):
                 engine.last_used = now  # busy: look again one idle period from now
                 tenants.move_to_end(key)
             else:
@@ -733,5 +752,7 @@ def openapi_document(
 from . import (  # noqa: E402, F401
     connections_api,
     far_end,
+    queues_api,
+    recordings_api,
     tenant_list,
 )

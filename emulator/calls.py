@@ -103,6 +103,9 @@ class Leg:
     parent: Leg | None = None  # for a transfer's leg B: leg A
     dialing: Leg | None = None  # for leg A: the leg B being dialled by a pending transfer
     park_after_unbridge: str | None = None
+    # A Dial with supervise_call_control_id: the supervisor's role (barge, whisper, monitor),
+    # which switch_supervisor_role changes. None: not a supervisor leg.
+    supervisor_role: str | None = None
     scenario: Scenario | None = None
     # An archived leg keeps only names: its parent's call_control_id and its scenario's name.
     parent_id: str | None = None

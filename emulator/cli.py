@@ -327,6 +327,15 @@ SERVE_OPTIONS: list[tuple[str, str, Callable[[str], Any] | None, Any, str, bool]
         False,
     ),
     (
+        "--public-url",
+        "public_url",
+        None,
+        None,
+        "the emulator's address as the app reaches it, for the recording links it hands out "
+        "(default: the address it listens on)",
+        False,
+    ),
+    (
         "--webhook-allow",
         "webhook_allow",
         None,
@@ -421,6 +430,7 @@ _METAVARS = {
     "delivery": "POLICY",
     "command_faults": "FAULT",
     "admin_token": "TOKEN",
+    "public_url": "URL",
     "webhook_allow": "HOST",
     "config": "FILE",
     "webhook_url": "URL",
@@ -436,6 +446,7 @@ _GROUPS = {
         "port",
         "api_keys",
         "admin_token",
+        "public_url",
         "max_body_bytes",
         "max_live_calls",
         "max_pending_webhooks",
@@ -706,6 +717,7 @@ def settings_from_args(args: argparse.Namespace, env: EnvFile = _NO_ENV_FILE) ->
         delivery=values["delivery"],
         command_faults=values["command_faults"],
         admin_token=values["admin_token"],
+        public_url=values["public_url"],
         no_admin=bool(no_admin),
         webhook_allow=tuple(values["webhook_allow"]),
         connections=connections,
@@ -796,6 +808,7 @@ def serve(settings: Settings, *, out: Any = None, env_file: EnvFile = _NO_ENV_FI
         if wildcard
         else listening
     )
+    api.links.url = settings.public_url or base  # recording links (emulator/recordings.py)
     app = create_app(settings, api=api)
     config = uvicorn.Config(
         app,

@@ -47,7 +47,9 @@ class Settings:
     delivery: str | None = None  # default delivery policy (faults), e.g. "shuffled,duplicate=0.1"
     command_faults: str | None = None  # e.g. "429:3" (next 3 commands) or "500:p=0.1"
     admin_token: str | None = None  # required in X-Emulator-Admin-Token for /_emulator/*
-    no_admin: bool = False  # remove /_emulator/* (health stays)
+    no_admin: bool = False  # remove /_emulator/* (health and recording downloads stay)
+    # The emulator's address as apps reach it, for recording links; None = where it listens.
+    public_url: str | None = None
     webhook_allow: tuple[str, ...] = ()  # hosts (host or host:port, * wildcards) webhooks may go to
     # Per API key: its commands get 429 while more of its webhooks than this wait.
     max_pending_webhooks: int = 100_000

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors, webhooks
-from .activities import Activities, Activity, ActivityKind, EndReason, OnEnd
+from .activities import ENDS_ON_BRIDGE, Activities, Activity, ActivityKind, EndReason, OnEnd
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .connections import ConnectionStore
@@ -33,6 +33,8 @@ from .faults import FaultPlan
 from .ids import IdFactory
 from .journal import Journal
 from .person import Cue, FarEnd, FarEndInput, Hear
+from .queues import QueueStore
+from .recordings import PublicBase, RecordingStore
 from .redaction import redact_value
 from .scenarios import Hangup, Scenario, Step
 from .state import LegEvent, LegState, allows, check_command
@@ -67,6 +69,11 @@ FAR_END_HANGUP = ("normal_clearing", "16")
 # before them (AMD results change nothing).
 STATE_EVENTS = frozenset({"call.initiated", "call.answered", "call.bridged", "call.hangup"})
 
+# What else happens when a leg is answered, by the families that need it (the recording family
+# starts ``record: record-from-answer`` recordings of Dial and Transfer legs): called after
+# ``call.answered`` with the engine and the leg. The families append to it at import.
+ANSWER_HOOKS: list[Callable[[Engine, Leg], None]] = []
+
 
 class Engine:
     def __init__(
@@ -80,6 +87,7 @@ class Engine:
         config: EngineConfig,
         events: EventLog | None = None,
         faults: FaultPlan | None = None,
+        links: PublicBase | None = None,
     ) -> None:
         self.tenant = tenant
         self.tenant_id = tenant_id(tenant)
@@ -96,6 +104,10 @@ class Engine:
         self.connections = ConnectionStore()
         self.faults = faults or FaultPlan()
         self.commands = Journal(config.journal_limit)
+        # The emulator's public address, for the recording links it hands out (shared).
+        self.links = links if links is not None else PublicBase()
+        self.recordings = RecordingStore()
+        self.queues = QueueStore()
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
         # oldest first.
         self._dials: dict[str, tuple[float, str]] = {}
@@ -333,6 +345,8 @@ class Engine:
         leg.apply(LegEvent.ANSWER)
         leg.answered_at = self.clock.now()
         self.emit(leg, "call.answered", webhooks.answered(leg))
+        for hook in ANSWER_HOOKS:
+            hook(self, leg)
         if leg.scenario is not None and leg.scenario.far_end and leg.far_end is None:
             leg.far_end = FarEnd(
                 leg.scenario.far_end,
@@ -415,6 +429,10 @@ class Engine:
         a.apply(LegEvent.BRIDGE)
         b.apply(LegEvent.BRIDGE)
         a.peer, b.peer = b, a
+        now = self.clock.now()
+        for leg in (b, a):  # a queued call leaves its queue (call.dequeued, reason bridged)
+            if leg.activities is not None:
+                leg.activities.stop_kinds(ENDS_ON_BRIDGE, EndReason.BRIDGED, now)
         self.emit(b, "call.bridged", webhooks.bridged(b))
         self.emit(a, "call.bridged", webhooks.bridged(a))
 
@@ -519,10 +537,7 @@ class Engine:
             leg.activities = Activities()
         leg.activities.admit(activity, now)
         if secs is not None:
-            running = leg.activities
-            activity.planned_end = self.after(
-                leg, secs, lambda: running.finish(activity, self.clock.now())
-            )
+            self.plan_activity_end(leg, activity, secs)
         return activity
 
     def finish_activity(self, leg: Leg, activity: Activity) -> None:
@@ -530,6 +545,19 @@ class Engine:
         gather that got its digits."""
         if leg.activities is not None:
             leg.activities.finish(activity, self.clock.now())
+
+    def plan_activity_end(self, leg: Leg, activity: Activity, secs: float | None) -> None:
+        """(Re)plan when a running activity ends by itself (``completed``), ``secs`` emulated
+        seconds from now; None drops the planned end (a paused recording's ``max_length``)."""
+        if activity.planned_end is not None:
+            activity.planned_end.cancel()
+            activity.planned_end = None
+        running = leg.activities
+        if secs is None or running is None or not activity.running:
+            return
+        activity.planned_end = self.after(
+            leg, secs, lambda: running.finish(activity, self.clock.now())
+        )
 
     def stop_activity(
         self, leg: Leg, kind: ActivityKind, reason: EndReason = EndReason.STOPPED
@@ -714,6 +742,8 @@ class Engine:
         self.calls = CallStore(self.config.retention_secs)
         self.dedup = Deduplicator(self.config.dedup_window_secs)
         self._dials.clear()
+        self.recordings = RecordingStore()
+        self.queues = QueueStore()
         self.commands.clear()
         self.webhooks.clear()
         self.outbox.drop_tenant(self.tenant)

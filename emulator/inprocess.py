@@ -75,6 +75,7 @@ __all__ = [
 log = logging.getLogger("telnyx_emulator.mock")
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+IN_PROCESS_ORIGIN = "http://telnyx-emulator.local"  # where in-process recording links point
 DEFAULT_API_KEY = "KEY_TELNYX_EMULATOR"
 DEFAULT_WEBHOOK_URL = "http://testserver/webhook"
 DEFAULT_FROM = "+12125550199"
@@ -316,7 +317,13 @@ class TelnyxEmulator:
         self._router: Any = None
         base = urlsplit(self.base_url)
         self._base_path = base.path.rstrip("/")
-        self._origins = {_origin(self.base_url), _origin(TELNYX_ORIGIN)}
+        # Recording links point at the emulator's own origin, which the mock serves too.
+        self.api.links.url = self.settings.public_url or IN_PROCESS_ORIGIN
+        self._origins = {
+            _origin(self.base_url),
+            _origin(TELNYX_ORIGIN),
+            _origin(self.api.links.url),
+        }
 
     # -- lifecycle ----------------------------------------------------------------------------
 

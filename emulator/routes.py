@@ -83,9 +83,11 @@ class RouteTable:
         auth: bool = True,
         command: bool = False,
         declaration: Command | None = None,
+        admin: bool | None = None,
     ) -> Route:
         shape, regex = _shape(path)
-        admin = path.startswith("/_emulator/") and path != "/_emulator/health"
+        if admin is None:
+            admin = path.startswith("/_emulator/") and path != "/_emulator/health"
         r = Route(method, re.compile(regex), handler, auth, command, admin, declaration)
         methods = self._by_shape.setdefault(shape, {})
         if method in methods:
@@ -130,12 +132,18 @@ ROUTES = RouteTable()
 
 
 def route(
-    method: str, path: str, *, auth: bool = True, command: bool = False
+    method: str,
+    path: str,
+    *,
+    auth: bool = True,
+    command: bool = False,
+    admin: bool | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a handler for ``method path`` in :data:`ROUTES` (a decorator)."""
+    """Register a handler for ``method path`` in :data:`ROUTES` (a decorator). ``admin``
+    defaults to whether the path is under ``/_emulator/`` (health excepted)."""
 
     def register(fn: Handler) -> Handler:
-        ROUTES.add(method, path, fn, auth=auth, command=command)
+        ROUTES.add(method, path, fn, auth=auth, command=command, admin=admin)
         return fn
 
     return register

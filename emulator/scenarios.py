@@ -94,6 +94,15 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Refer:
+    """What a SIP REFER to an address this scenario matches does (the refer command)."""
+
+    outcome: Literal["completed", "failed"] = "completed"
+    sip_code: int = 200  # sip_notify_response of call.refer.completed / .failed
+    after_secs: float = 1.0  # from call.refer.started to the final webhook
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str = ""
@@ -108,6 +117,7 @@ class Scenario:
     # After answer: the callee hangs up after this many seconds (None = stays up).
     hangup_after_secs: float | None = None
     hangup_after_source: HangupSource = "callee"
+    refer: Refer = field(default_factory=Refer)
     # Faults for the webhooks of legs following this scenario (None = the API key's policy).
     delivery: DeliveryPolicy | None = None
     # What the person on the line does once answered, step by step (empty = stays silent).
@@ -732,6 +742,13 @@ def _build(data: dict[str, Any], path: Path, root: yaml.Node) -> Scenario:
     )
     after = data.get("after_answer") or {}
     hangup_after = after.get("hangup_secs")
+    refer_data = data.get("refer") or {}
+    refer_outcome = refer_data.get("outcome", "completed")
+    refer = Refer(
+        outcome=refer_outcome,
+        sip_code=int(refer_data.get("sip_code", 200 if refer_outcome == "completed" else 603)),
+        after_secs=float(refer_data.get("after_secs", 1.0)),
+    )
     return Scenario(
         name=data.get("name") or path.stem,
         description=data.get("description", ""),
@@ -742,6 +759,7 @@ def _build(data: dict[str, Any], path: Path, root: yaml.Node) -> Scenario:
         amd=amd,
         hangup_after_secs=None if hangup_after is None else float(hangup_after),
         hangup_after_source=after.get("hangup_source", "callee"),
+        refer=refer,
         delivery=DeliveryPolicy.from_json(data["delivery"]) if "delivery" in data else None,
         far_end=tuple(_step(item) for item in data.get("far_end") or ()),
         audio_secs=_float_or_none((data.get("media") or {}).get("audio_secs")),

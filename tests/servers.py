@@ -71,6 +71,8 @@ class EmulatorServer(ServerThread):
         self.settings = settings
         self.api = build_api(settings)
         super().__init__(create_app(settings, api=self.api))
+        if settings.public_url is None:
+            self.api.links.url = self.url  # as `serve` does once it has bound its socket
 
     @property
     def base_url(self) -> str:

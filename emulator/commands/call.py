@@ -9,7 +9,6 @@ the call up, applied ``command_id`` dedup and the state rules, and set the body'
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 from .. import errors
@@ -26,6 +25,7 @@ from ..state import (
     LegState,
     check_command,
 )
+from .recording import from_answer, recording_fields
 from .registry import Command, Context, declare
 
 FAMILY = "call"
@@ -54,14 +54,6 @@ REJECT_CAUSES: dict[str, tuple[str, str]] = {
     "TEMPORARILY_UNAVAILABLE": ("unspecified", "480"),
     "USER_BUSY": ("user_busy", "486"),
 }
-
-
-def recording_fields(leg: Leg, p: dict[str, Any]) -> dict[str, Any] | None:
-    """``recording_id`` of the response when ``record: record-from-answer`` (no recording is
-    emulated; the ID is stable per leg)."""
-    if p.get("record") != "record-from-answer":
-        return None
-    return {"recording_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"recording:{leg.call_leg_id}"))}
 
 
 def _pointing_at(pointer: str, failure: ApiFailure) -> ApiFailure:
@@ -117,6 +109,8 @@ def dial(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     )
     if "park_after_unbridge" in p:
         leg.park_after_unbridge = p["park_after_unbridge"]
+    if "supervise_call_control_id" in p:  # spec default role: barge
+        leg.supervisor_role = p.get("supervisor_role", "barge")
     if isinstance(command_id, str):
         engine.remember_dial(command_id, leg)
     ctx.call_control_id = leg.call_control_id
@@ -143,6 +137,7 @@ def answer(ctx: Context, p: dict[str, Any]) -> dict[str, Any] | None:
     leg, engine = ctx.leg, ctx.engine
     engine.apply_leg_options(leg, p)
     engine.answer(leg)
+    from_answer(engine, leg, p)
     return recording_fields(leg, p)
 
 
@@ -231,6 +226,9 @@ def bridge(ctx: Context, p: dict[str, Any]) -> dict[str, Any] | None:
         leg.park_after_unbridge = p["park_after_unbridge"]
     if p.get("hold_after_unbridge"):
         leg.park_after_unbridge = "self"  # (chosen) held = stays up after unbridge
+    # (chosen) both legs are answered already: the recording starts with the bridge (first,
+    # so that a recording already running refuses the command before anything changes).
+    from_answer(engine, leg, p)
     engine.join(leg, other)
     return recording_fields(leg, p)
 

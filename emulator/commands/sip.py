@@ -1,16 +1,61 @@
 """The SIP family: REFER, SIP INFO and SIPREC sessions.
 
-Declared, not emulated yet: each answers the "not emulated" error after validation and the
-call and state checks, until issue #17 gives it an effect built on the engine's primitives
-and the activity model (:mod:`emulator.activities`).
+``refer`` asks the far end to call ``sip_address`` instead: ``call.refer.started`` at once,
+then, as the scenario matching ``sip_address`` says (``refer:`` in docs/scenarios.md),
+``call.refer.completed`` and the leg's hang-up (the far end leaves: its BYE), or
+``call.refer.failed`` with the SIP status and the call stays up. ``send_sip_info`` is accepted
+and journaled; it causes no webhook on this leg (``call.sip_info.received`` is for the *other*
+party's leg, which is not a Telnyx leg of this app). SIPREC is issue #17's.
 """
 
 from __future__ import annotations
 
-from .registry import Command, declare
+from typing import Any
+
+from ..calls import Leg
+from ..engine import Engine
+from ..webhooks import base_payload
+from .registry import Command, Context, declare
 
 FAMILY = "sip"
 ISSUE = 17
+
+# (chosen) The NOTIFY Telnyx reports first: the target is being tried (sipfrag 100 Trying).
+REFER_TRYING = 100
+
+
+def _refer_payload(leg: Leg, sip_notify_response: int) -> dict[str, Any]:
+    payload = base_payload(leg)
+    payload["sip_notify_response"] = sip_notify_response
+    return payload
+
+
+def refer(ctx: Context, p: dict[str, Any]) -> None:
+    leg, engine = ctx.leg, ctx.engine
+    outcome = ctx.scenario_for(p["sip_address"]).refer
+    engine.emit(leg, "call.refer.started", _refer_payload(leg, REFER_TRYING))
+
+    def final() -> None:
+        if outcome.outcome == "failed":
+            engine.emit(leg, "call.refer.failed", _refer_payload(leg, outcome.sip_code))
+            return
+        engine.emit(leg, "call.refer.completed", _refer_payload(leg, outcome.sip_code))
+        _far_end_leaves(engine, leg)
+
+    engine.after(leg, outcome.after_secs, final)
+
+
+def _far_end_leaves(engine: Engine, leg: Leg) -> None:
+    """(chosen) The referred party is now talking to the target: it hangs up on this leg, a
+    normal clearing from the far end (the caller of an incoming leg, the callee of a dialled
+    one)."""
+    source = "caller" if leg.direction == "incoming" else "callee"
+    engine.end(leg, "normal_clearing", source, "16")
+
+
+def send_sip_info(ctx: Context, p: dict[str, Any]) -> None:
+    """Accepted and journaled (with its body); nothing is sent to this leg's webhooks."""
+
 
 declare(
     Command(
@@ -19,8 +64,11 @@ declare(
         "client.calls.actions.refer",
         "SIP REFER a call",
         FAMILY,
-        webhooks=("call.refer.started", "call.refer.completed", "call.refer.failed"),
-        issue=ISSUE,
+        webhooks=("call.refer.started", "call.refer.completed", "call.refer.failed", "call.hangup"),
+        effect=refer,
+        description="call.refer.started at once; then, per the scenario the sip_address "
+        "matches (or X-Emulator-Scenario), call.refer.completed and the leg's call.hangup, "
+        "or call.refer.failed with the SIP status (the call stays up).",
     )
 )
 
@@ -31,8 +79,8 @@ declare(
         "client.calls.actions.send_sip_info",
         "Send a SIP INFO",
         FAMILY,
-        webhooks=("call.sip_info.received",),
-        issue=ISSUE,
+        webhooks=(),
+        effect=send_sip_info,
     )
 )
 
