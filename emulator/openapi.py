@@ -43,6 +43,9 @@ class Operation:
     errors: tuple[str, ...] = ()  # more error statuses it can answer (e.g. 404 for an unknown id)
 
 
+# Path parameters with a form of their own: a recording file is "{recording_id}.wav|.mp3".
+PATH_PATTERNS = {"file": r"^[^/]+\.(wav|mp3)$"}
+
 _PAGE = (
     ("page[number]", "page number, from 1"),
     ("page[size]", "results per page (1-250, default 20)"),
@@ -142,6 +145,89 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Delete a Call Control Application",
         "Its numbers become unassigned.",
         response="application",
+        errors=("404",),
+    ),
+    ("GET", "/v2/queues"): Operation(
+        "List queues", "In creation order.", response="queues", query=_PAGE, errors=("422",)
+    ),
+    ("POST", "/v2/queues"): Operation(
+        "Create a queue",
+        "`queue_name` (1-255 characters) and `max_size` (default 300). Enqueue creates one too.",
+        response="queue",
+        errors=("422",),
+    ),
+    ("GET", "/v2/queues/{name}"): Operation("Retrieve a queue", response="queue", errors=("404",)),
+    ("POST", "/v2/queues/{name}"): Operation(
+        "Update a queue's max_size", response="queue", errors=("404", "422")
+    ),
+    ("DELETE", "/v2/queues/{name}"): Operation(
+        "Delete a queue",
+        "Refused (422) while live calls wait in it.",
+        response="none",
+        status=204,
+        errors=("404", "422"),
+    ),
+    ("GET", "/v2/queues/{name}/calls"): Operation(
+        "List the calls in a queue",
+        "In queue order (position 1 first).",
+        response="queue_calls",
+        query=_PAGE,
+        errors=("404", "422"),
+    ),
+    ("GET", "/v2/queues/{name}/calls/{call_control_id}"): Operation(
+        "Retrieve a call in a queue", response="queue_call", errors=("404",)
+    ),
+    ("PATCH", "/v2/queues/{name}/calls/{call_control_id}"): Operation(
+        "Update a queued call's keep_after_hangup",
+        response="none",
+        status=204,
+        errors=("404", "422"),
+    ),
+    ("DELETE", "/v2/queues/{name}/calls/{call_control_id}"): Operation(
+        "Remove an ended call kept in a queue",
+        "Only a call kept by `keep_after_hangup`; a live one is refused (422): use leave_queue.",
+        response="none",
+        status=204,
+        errors=("404", "422"),
+    ),
+    ("GET", "/v2/recordings"): Operation(
+        "List recordings",
+        "Saved recordings, newest first.",
+        response="recordings",
+        query=(
+            *_PAGE,
+            ("filter[call_control_id]", "the call's call_control_id"),
+            ("filter[call_leg_id]", "the call's call_leg_id"),
+            ("filter[call_session_id]", "the call's call_session_id"),
+            ("filter[connection_id]", "the call's connection"),
+            ("filter[from]", "the call's from"),
+            ("filter[to]", "the call's to"),
+            ("filter[created_at][gte]", "created at or after (ISO 8601)"),
+            ("filter[created_at][lte]", "created at or before (ISO 8601)"),
+        ),
+        errors=("422",),
+    ),
+    ("GET", "/v2/recordings/{id}"): Operation(
+        "Retrieve a recording", response="recording", errors=("404",)
+    ),
+    ("DELETE", "/v2/recordings/{id}"): Operation(
+        "Delete a recording",
+        "Answers the deleted recording; its files are gone.",
+        response="recording",
+        errors=("404",),
+    ),
+    ("POST", "/v2/recordings/actions/delete"): Operation(
+        "Delete recordings",
+        '`ids`: all or nothing (an unknown one: 404, none deleted). Answers `{"status": "ok"}`.',
+        response="document",
+        errors=("404", "422"),
+    ),
+    ("GET", "/_emulator/recordings/{file}"): Operation(
+        "Download a recording's audio",
+        "`{recording_id}.wav` or `.mp3` (the links of call.recording.saved): a real file of the "
+        "recorded duration (a quiet 440 Hz tone). No API key or admin token, like Telnyx's "
+        "pre-signed links.",
+        response="audio",
         errors=("404",),
     ),
     ("GET", "/v2/connections/{id}/active_calls"): Operation(
@@ -321,6 +407,48 @@ _NUMBER: dict[str, Any] = {
 }
 
 
+_QUEUE: dict[str, Any] = {
+    "type": "object",
+    "required": ["record_type", "id", "name", "current_size", "max_size"],
+    "properties": {
+        "record_type": {"type": "string", "enum": ["queue"]},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "current_size": {"type": "integer"},
+        "max_size": {"type": "integer"},
+        "average_wait_time_secs": {"type": "integer"},
+    },
+}
+_QUEUE_CALL: dict[str, Any] = {
+    "type": "object",
+    "required": ["record_type", "call_control_id", "queue_position", "queue_id"],
+    "properties": {
+        "record_type": {"type": "string", "enum": ["queue_call"]},
+        "call_control_id": {"type": "string"},
+        "is_alive": {"type": "boolean"},
+        "queue_position": {"type": "integer"},
+        "queue_id": {"type": "string"},
+        "wait_time_secs": {"type": "integer"},
+    },
+}
+_RECORDING: dict[str, Any] = {
+    "type": "object",
+    "required": ["record_type", "id", "download_urls"],
+    "properties": {
+        "record_type": {"type": "string", "enum": ["recording"]},
+        "id": {"type": "string"},
+        "call_control_id": {"type": "string"},
+        "channels": {"type": "string", "enum": ["single", "dual"]},
+        "duration_millis": {"type": "integer"},
+        "download_urls": {
+            "type": "object",
+            "properties": {"wav": {"type": "string"}, "mp3": {"type": "string"}},
+        },
+        "status": {"type": "string", "enum": ["completed"]},
+    },
+}
+
+
 def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
@@ -354,6 +482,14 @@ _RESPONSES: dict[str, dict[str, Any] | None] = {
     "application": {"type": "object", "properties": {"id": {"type": "string"}}},
     "applications": _array({"type": "object", "properties": {"id": {"type": "string"}}}),
     "active_calls": _array(_ACTIVE_CALL),
+    "queue": _QUEUE,
+    "queues": _array(_QUEUE),
+    "queue_call": _QUEUE_CALL,
+    "queue_calls": _array(_QUEUE_CALL),
+    "recording": _RECORDING,
+    "recordings": _array(_RECORDING),
+    "none": None,
+    "audio": None,
     "call_events": _array(_CALL_EVENT),
     "numbers": _array(_NUMBER),
     "number": _NUMBER,
@@ -502,6 +638,10 @@ def _operation(
     parameters: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
     ]
+    for parameter in parameters:
+        pattern = PATH_PATTERNS.get(parameter["name"])
+        if pattern is not None:
+            parameter["schema"]["pattern"] = pattern
     parameters += [
         {
             "name": q,
@@ -550,7 +690,7 @@ def _operation(
     errors.extend(op.errors)
     if op.response == "health":
         errors.append("503")
-    if declared is not None and not declared.emulated:
+    if declared is not None and (not declared.emulated or declared.not_emulated_options):
         errors.append("501")
     data = _RESPONSES.get(op.response, _OBJ)
     success_schema: dict[str, Any] = (
@@ -558,12 +698,16 @@ def _operation(
         if data is None
         else {"type": "object", "required": ["data"], "properties": {"data": data}}
     )
-    responses: dict[str, Any] = {
-        str(op.status): {
-            "description": op.summary,
-            "content": {"application/json": {"schema": success_schema}},
-        }
+    success: dict[str, Any] = {
+        "description": op.summary,
+        "content": {"application/json": {"schema": success_schema}},
     }
+    if op.response == "none":  # 204
+        del success["content"]
+    elif op.response == "audio":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        success["content"] = {"audio/wav": binary, "audio/mpeg": binary}
+    responses: dict[str, Any] = {str(op.status): success}
     for code in sorted(set(errors)):
         responses[code] = {"$ref": f"#/components/responses/{code}"}
     out["responses"] = responses

@@ -194,6 +194,7 @@ declare(
         legal=ANSWERED,
         webhooks=("call.recording.saved",),
         effect=record_start,
+        not_emulated_options=("transcription",),
         description="Starts a recording (one at a time: a second answers 90016). It ends on "
         "record_stop, at max_length seconds of recorded time, or at hangup, with "
         "call.recording.saved linking a real WAV and MP3 served by the emulator. "

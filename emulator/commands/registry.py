@@ -75,6 +75,8 @@ class Command:
     webhooks: tuple[str, ...] = ()  # what it can cause, for the docs and /openapi.json
     effect: Effect | None = None
     issue: int | None = None  # the follow-up issue that brings a not-yet-emulated effect
+    # Options of an emulated command that still answer "not emulated" (501) when set.
+    not_emulated_options: tuple[str, ...] = ()
     response: str = "command"  # the shape of ``data`` (emulator.openapi's _RESPONSES)
     new_leg: bool = False  # places a call: X-Emulator-Scenario applies, 429 at the cap
     description: str = ""  # more for /openapi.json
