@@ -122,11 +122,10 @@ class Recording:
     def saved_payload(self, leg: Leg, links: PublicBase) -> dict[str, Any]:
         """The ``call.recording.saved`` payload (spec CallRecordingSaved)."""
         urls = links.download_urls(self.id)
-        return {
+        payload: dict[str, Any] = {
             "call_control_id": self.call_control_id,
             "call_leg_id": self.call_leg_id,
             "call_session_id": self.call_session_id,
-            "client_state": leg.client_state,
             "connection_id": self.connection_id,
             "recording_id": self.id,
             "channels": self.channels,
@@ -135,6 +134,9 @@ class Recording:
             "recording_urls": dict(urls),
             "public_recording_urls": dict(urls),
         }
+        if leg.client_state is not None:  # spec: a string, never null
+            payload["client_state"] = leg.client_state
+        return payload
 
     def to_json(self, links: PublicBase) -> dict[str, Any]:
         """The Recordings API's ``RecordingResponseData``."""

@@ -42,14 +42,23 @@ def base_payload(leg: Leg) -> dict[str, Any]:
     }
 
 
-def media_payload(leg: Leg) -> dict[str, Any]:
-    """The common fields of the media and input webhooks (speak, playback, gather, DTMF,
-    transcription): their schemas type ``client_state`` as a string, so a call without one
-    leaves it out rather than sending null."""
+def leg_fields(leg: Leg, *, parties: bool = True) -> dict[str, Any]:
+    """The leg's IDs for the events whose spec schema has ``client_state`` as a plain string
+    (media and input events, call.enqueued, call.refer.*, call.recording.saved, ...): left out
+    rather than null when the call has none. ``parties=False`` leaves out ``from``/``to`` too
+    (queue events)."""
     payload = base_payload(leg)
     if payload["client_state"] is None:
         del payload["client_state"]
+    if not parties:
+        del payload["from"], payload["to"]
     return payload
+
+
+def media_payload(leg: Leg) -> dict[str, Any]:
+    """The common fields of the media and input webhooks (speak, playback, gather, DTMF,
+    transcription)."""
+    return leg_fields(leg)
 
 
 def _headers(leg: Leg, payload: dict[str, Any]) -> None:

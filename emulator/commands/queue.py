@@ -16,7 +16,7 @@ from .. import errors
 from ..activities import Activity, ActivityKind, EndReason
 from ..queues import ENQUEUE_MAX_SIZE, QueuedCall, queue_full
 from ..state import ANSWERED
-from ..webhooks import base_payload
+from ..webhooks import leg_fields
 from .registry import Command, Context, declare
 
 FAMILY = "queue"
@@ -45,8 +45,7 @@ def enqueue(ctx: Context, p: dict[str, Any]) -> None:
         at = engine.clock.now()
         position = queue.position(entry)
         queue.calls.remove(entry)
-        payload = base_payload(leg)
-        del payload["from"], payload["to"]
+        payload = leg_fields(leg, parties=False)
         payload.update(
             {
                 "queue": queue.name,
@@ -69,8 +68,7 @@ def enqueue(ctx: Context, p: dict[str, Any]) -> None:
         name, int(p.get("max_size", ENQUEUE_MAX_SIZE)), now, engine.ids.leg_uuid()
     )
     queue.calls.append(entry)
-    payload = base_payload(leg)
-    del payload["from"], payload["to"]
+    payload = leg_fields(leg, parties=False)
     payload.update(
         {
             "queue": name,

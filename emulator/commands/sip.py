@@ -14,7 +14,7 @@ from typing import Any
 
 from ..calls import Leg
 from ..engine import Engine
-from ..webhooks import base_payload
+from ..webhooks import leg_fields
 from .registry import Command, Context, declare
 
 FAMILY = "sip"
@@ -25,7 +25,7 @@ REFER_TRYING = 100
 
 
 def _refer_payload(leg: Leg, sip_notify_response: int) -> dict[str, Any]:
-    payload = base_payload(leg)
+    payload = leg_fields(leg)
     payload["sip_notify_response"] = sip_notify_response
     return payload
 
