@@ -10,7 +10,6 @@ import httpx
 
 from emulator.commands.registry import Command
 
-
 # What a command needs on the call before it is legal (a recording to stop, a queue to leave).
 PRECONDITIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "record_stop": ("record_start", {"channels": "single", "format": "wav"}),
