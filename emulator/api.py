@@ -495,8 +495,12 @@ class Api:
         call_control_id: str | None,
         schema: str | None,
         run: Callable[[dict[str, Any]], tuple[bool, Any, str | None]],
+        shown: Callable[[Any], Any] | None = None,
     ) -> ApiResponse:
         """The pipeline every command shares: parse, validate, ``run``, and journal the outcome.
+
+        ``shown`` turns the body into what the journal may keep (the digits pressed during a
+        payment are card data: :func:`emulator.far_end.far_end_dtmf`).
 
         ``run`` returns (applied, response payload, the call it concerns); applied is False
         for a ``command_id`` duplicate, which Telnyx answers like the original and ignores.
@@ -512,7 +516,7 @@ class Api:
                 self.validate(schema, body)
             # All or nothing: everything that can fail (decoding, validation, encoding what the
             # journal keeps) has run before ``run`` acts; what follows it cannot fail.
-            encoded = engine.encode_journal_body(body)
+            encoded = engine.encode_journal_body(body if shown is None else shown(body))
             applied, payload, call_control_id = run(body)
         except ApiFailure as failure:
             entry = engine.journal_command(
@@ -520,7 +524,7 @@ class Api:
                 path=request.path,
                 command=name,
                 call_control_id=call_control_id,
-                body=body,
+                body=body if shown is None else shown(body),
                 status=failure.status,
                 result="not_emulated" if isinstance(failure, NotEmulated) else "rejected",
                 errors_=[e.to_json() for e in failure.errors],

@@ -368,14 +368,22 @@ class Engine:
     def far_end_press(self, leg: Leg, digits: str) -> None:
         """The far end presses ``digits`` (all at this moment, in order): ``call.dtmf.received``
         for each, and each goes to whatever listens on the leg (a running gather). Digits
-        pressed while nothing listens are not remembered (Telnyx documents no type-ahead)."""
+        pressed while nothing listens are not remembered (Telnyx documents no type-ahead).
+        (chosen) Digits a payment collects are not reported: card data stays out of webhooks."""
         for digit in digits:
             if not leg.alive:
                 return
-            payload = webhooks.media_payload(leg)
-            payload["digit"] = digit
-            self.emit(leg, "call.dtmf.received", payload)
+            if not self.collecting_payment(leg):
+                payload = webhooks.media_payload(leg)
+                payload["digit"] = digit
+                self.emit(leg, "call.dtmf.received", payload)
             self._heard(leg, FarEndInput("dtmf", digit, self.clock.now()))
+
+    def collecting_payment(self, leg: Leg) -> bool:
+        """A ``pay`` is collecting on ``leg``: what the far end presses is card data."""
+        return (
+            leg.activities is not None and leg.activities.running(ActivityKind.PAYMENT) is not None
+        )
 
     def far_end_say(self, leg: Leg, text: str) -> None:
         """The far end says ``text``: whatever listens on the leg hears it (transcription)."""

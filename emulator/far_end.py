@@ -18,6 +18,7 @@ from .api import _ID, OK, Api, ApiRequest, ApiResponse, route
 from .calls import Leg
 from .engine import FAR_END_HANGUP, Engine
 from .errors import ApiFailure
+from .redaction import REDACTED
 from .state import LegState
 
 __all__ = ["FAR_END_HANGUP", "far_end_dtmf", "far_end_hangup", "far_end_speech"]
@@ -56,14 +57,28 @@ def far_end_hangup(api: Api, request: ApiRequest, engine: Engine, m: re.Match[st
 @route("POST", f"/_emulator/calls/{_ID}/dtmf")
 def far_end_dtmf(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
     """The far end presses ``digits`` (``{"digits": "12#"}``): ``call.dtmf.received`` for each,
-    and a running gather collects them (:meth:`emulator.engine.Engine.far_end_press`)."""
+    and a running gather or payment collects them (:meth:`emulator.engine.Engine.far_end_press`);
+    during a payment the journal shows the digits as ``[redacted]``."""
     call_control_id = m["id"]
 
     def run(body: dict[str, Any]) -> tuple[bool, Any, str | None]:
         engine.far_end_press(_answered_leg(engine, call_control_id), body["digits"])
         return True, OK, call_control_id
 
-    return api.journaled(request, engine, "far_end_dtmf", call_control_id, "far_end_dtmf", run)
+    leg = engine.calls.get(call_control_id)
+    secret = leg is not None and engine.collecting_payment(leg)
+    return api.journaled(
+        request, engine, "far_end_dtmf", call_control_id, "far_end_dtmf", run,
+        shown=_redact_digits if secret else None,
+    )  # fmt: skip
+
+
+def _redact_digits(body: Any) -> Any:
+    """(chosen) Digits pressed while a payment collects are card data: the journal keeps
+    ``[redacted]`` instead."""
+    if isinstance(body, dict) and "digits" in body:
+        return {**body, "digits": REDACTED}
+    return body
 
 
 @route("POST", f"/_emulator/calls/{_ID}/speech")
