@@ -17,6 +17,7 @@ from telnyx.types import CallPaymentCompletedWebhookEvent, CallPaymentProgressWe
 
 from emulator.commands import payment_rules as rules
 from emulator.inprocess import TelnyxEmulator
+from emulator.media_timing import speech_secs
 
 from .conftest import API_KEY
 from .harness import Harness, assert_valid_webhook
@@ -202,9 +203,7 @@ def test_silence_times_out_each_attempt_then_too_many_failed_attempts() -> None:
     done = hooks[-1]
     assert (done["result"], done["payment_error"]) == ("too-many-failed-attempts", "timeout")
     prompt = rules.PROMPTS["payment-card-number"]
-    from emulator.media_timing import speech_secs
-
-    first = [s.at for s in h.sent if s.event_type == "call.payment.progress"][0]
+    first = next(s.at for s in h.sent if s.event_type == "call.payment.progress")
     assert first == pytest.approx(start + speech_secs(prompt) + 3.0)
 
 
