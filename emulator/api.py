@@ -36,6 +36,7 @@ from .errors import ApiFailure, NotEmulated
 from .events import EventLog
 from .faults import CommandFaults, DeliveryPolicy, FaultPlan, FaultSpecError
 from .ids import IdFactory
+from .media_stream import StreamHub
 from .recordings import PublicBase
 from .resources import schemas_dir
 from .routes import _ID, ROUTES, Handler, Route, route
@@ -128,6 +129,7 @@ class Api:
         # What the dashboard and GET /_emulator/events show; records only while watched.
         self.events = EventLog(clock)
         self.outbox.events = self.events
+        self.streams = StreamHub()  # every tenant's media streams, for the adapters
         # Parsed once here so a bad --delivery / --command-faults fails at start-up.
         self.default_delivery = DeliveryPolicy.parse(settings.delivery or "")
         self.default_command_faults = (
@@ -183,6 +185,7 @@ class Api:
                 outbox=self.outbox,
                 config=self.engine_config,
                 events=self.events,
+                streams=self.streams,
                 faults=FaultPlan(
                     delivery=self.default_delivery,
                     commands=copy.copy(self.default_command_faults),
@@ -546,7 +549,8 @@ class Api:
 
 
 def webhook_allow_list(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """Which webhook URLs may be requested: ``host`` or ``host:port`` patterns with ``*``.
+    """Which webhook URLs may be requested (and media stream URLs connected to): ``host`` or
+    ``host:port`` patterns with ``*``.
 
     Without a list the emulator sends wherever a command says, as Telnyx does; a shared emulator
     should be given one so it cannot be used to make requests to arbitrary hosts.
@@ -557,7 +561,7 @@ def webhook_allow_list(patterns: tuple[str, ...]) -> Callable[[str], bool]:
         try:
             parts = urlsplit(url)
             host = (parts.hostname or "").lower()
-            port = parts.port or (443 if parts.scheme == "https" else 80)
+            port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
         except ValueError:  # "http://[", "http://host:abc": nowhere to send it, so blocked
             return False
         return any(fnmatch.fnmatchcase(f"{host}:{port}" if ":" in p else host, p) for p in lowered)

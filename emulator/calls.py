@@ -122,6 +122,8 @@ class Leg:
 
     activities: Activities | None = None  # playback, recording, ...: created by the first one
     far_end: FarEnd | None = None  # the scenario's far_end script, once the leg is answered
+    # What starts when the far end answers an outgoing leg (Dial's stream_url).
+    on_answer: list[Callable[[], None]] = field(default_factory=list)
 
     def apply(self, event: LegEvent) -> None:
         self.state = next_state(self.state, event)

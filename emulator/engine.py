@@ -32,6 +32,7 @@ from .events import EventLog
 from .faults import FaultPlan
 from .ids import IdFactory
 from .journal import Journal
+from .media_stream import StreamHub
 from .person import Cue, FarEnd, FarEndInput, Hear
 from .queues import QueueStore
 from .recordings import PublicBase, RecordingStore
@@ -88,6 +89,7 @@ class Engine:
         events: EventLog | None = None,
         faults: FaultPlan | None = None,
         links: PublicBase | None = None,
+        streams: StreamHub | None = None,
     ) -> None:
         self.tenant = tenant
         self.tenant_id = tenant_id(tenant)
@@ -97,6 +99,7 @@ class Engine:
         self.timeline = timeline
         self.outbox = outbox
         self.config = config
+        self.streams = streams if streams is not None else StreamHub()  # media streams (#17)
         self.calls = CallStore(config.retention_secs)
         self.dedup = Deduplicator(config.dedup_window_secs)
         self.connection_id = ids.connection_id()
@@ -411,6 +414,9 @@ class Engine:
 
     def _far_end_answers(self, b: Leg) -> None:
         self.answer(b)
+        for step in b.on_answer:  # e.g. Dial's stream_url: the stream starts with the call
+            step()
+        b.on_answer.clear()
         # The SDK documents time_limit_secs as the longest an answered leg may last.
         limit = float(b.command.get("time_limit_secs", 14400))
         self.after(b, limit, lambda: self.end(b, "time_limit", "unknown", "unspecified"))
@@ -755,6 +761,7 @@ class Engine:
         self.commands.clear()
         self.webhooks.clear()
         self.outbox.drop_tenant(self.tenant)
+        self.streams.drop_tenant(self.tenant)
         if self.events.on:
             self.events.record("reset", self.tenant_id, {})
 

@@ -293,3 +293,20 @@ def not_emulated(command: str, issue: int | None) -> NotEmulated:
         ],
         headers={"x-should-retry": "false"},
     )
+
+
+def option_not_emulated(option: str, pointer: str, detail: str) -> NotEmulated:
+    """(chosen) An emulated command asked for an option the emulator does not emulate (e.g.
+    Dialogflow on a stream): 501 like a command that is not emulated, pointing at the option."""
+    return NotEmulated(
+        501,
+        [
+            ApiError(
+                NOT_EMULATED_CODE,
+                "Not emulated",
+                f"{option} is not emulated: {detail} Nothing was done.",
+                pointer,
+            )
+        ],
+        headers={"x-should-retry": "false"},
+    )

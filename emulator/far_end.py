@@ -108,3 +108,14 @@ def _answered_leg(engine: Engine, call_control_id: str) -> Leg:
     if leg.state not in ON_THE_LINE:
         raise errors.call_not_answered()
     return leg
+
+
+@route("GET", f"/_emulator/calls/{_ID}/streams")
+def call_streams(api: Api, request: ApiRequest, engine: Engine, m: re.Match[str]) -> ApiResponse:
+    """The call's media streams (open and recent): state, counts, what the app played."""
+    call_control_id = m["id"]
+    engine.housekeeping()
+    if engine.calls.get(call_control_id) is None:
+        raise _unknown_call(call_control_id)
+    streams = engine.streams.for_call(engine.tenant, call_control_id)
+    return ApiResponse(200, {"data": [s.summary() for s in streams]})

@@ -56,6 +56,7 @@ from .config import MAX_RETRIES, MAX_SECONDS, MAX_SEED, MAX_TIME_SCALE, Settings
 from .connections import ConnectionSpec
 from .delivery import Attempt
 from .faults import CommandFaults, DeliveryPolicy
+from .inprocess_streams import InProcessStreams, StreamConnection, StreamHandler
 from .tenancy import CALL_PATH, SINGLE
 from .tenancy import check as check_tenancy
 
@@ -67,6 +68,7 @@ __all__ = [
     "OPTIONS",
     "Call",
     "EmulatorError",
+    "StreamConnection",
     "TelnyxEmulator",
     "Webhook",
     "mock",
@@ -315,6 +317,7 @@ class TelnyxEmulator:
         self._driving = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._router: Any = None
+        self._streams = InProcessStreams(self.api, self.clock, self._lock)
         base = urlsplit(self.base_url)
         self._base_path = base.path.rstrip("/")
         # Recording links point at the emulator's own origin, which the mock serves too.
@@ -526,6 +529,30 @@ class TelnyxEmulator:
         """
         self._targets.append(_Target(app, kind or _guess_kind(app), url, raise_app_exceptions))
 
+    def stream_to(
+        self,
+        handler: StreamHandler | None = None,
+        *,
+        url: str | None = None,
+        refuse: bool = False,
+    ) -> None:
+        """Where media streams go in-process (see :mod:`emulator.inprocess_streams`).
+
+        ``handler(stream, message)`` is called with each message the emulator sends on a
+        stream whose ``stream_url`` starts with ``url`` (all streams without it; the latest
+        match wins); it answers with ``stream.send({...})``. ``refuse=True``: the connection
+        is refused (``streaming.failed``). Without any, streams connect and are recorded.
+        """
+        self._streams.add_target(handler, url, refuse)
+
+    @property
+    def streams(self) -> list[StreamConnection]:
+        """Every media stream so far, in the order they connected."""
+        return list(self._streams.connections)
+
+    def streams_for(self, call_control_id: str) -> list[StreamConnection]:
+        return self._streams.for_call(call_control_id)
+
     def advance(self, seconds: float) -> list[Webhook]:
         """Run everything due within ``seconds`` of virtual time, in order, then leave the clock
         at now + ``seconds``. Returns the webhooks delivered meanwhile."""
@@ -535,6 +562,7 @@ class TelnyxEmulator:
         delivered = self._run_sync(deadline)
         if deadline > self.clock.now():
             self.clock.set(deadline)
+            delivered += self._run_sync(deadline)  # the stream frames due by the deadline
         return delivered
 
     def run_until_idle(self, max_seconds: float = DEFAULT_IDLE_BOUND_SECS) -> list[Webhook]:
@@ -554,6 +582,7 @@ class TelnyxEmulator:
         delivered = await self._drive_async(deadline)
         if deadline > self.clock.now():
             self.clock.set(deadline)
+            delivered += await self._drive_async(deadline)
         return delivered
 
     async def arun_until_idle(self, max_seconds: float = DEFAULT_IDLE_BOUND_SECS) -> list[Webhook]:
@@ -705,9 +734,13 @@ class TelnyxEmulator:
         api, clock, lock = self.api, self.clock, self._lock
         budget = MAX_DELIVERIES_PER_DRIVE
         try:
+            streams = self._streams
             while True:
+                # Stream frames due by now go before the timeline steps due now.
+                moved = streams.pump()
                 with lock:
                     batch = api.ready(clock.now())
+                    moved = moved or api.streams.has_new()
                 if batch:
                     for attempt in batch:
                         outcome = yield attempt
@@ -730,8 +763,13 @@ class TelnyxEmulator:
                                 "the emulator seem to be answering each other forever"
                             )
                     continue
+                if moved:
+                    continue
                 with lock:
                     wake = api.next_wakeup()
+                    frame = streams.next_due()
+                if frame is not None and (wake is None or frame < wake):
+                    wake = frame
                 if wake is None or wake > deadline:
                     return
                 if wake > clock.now():

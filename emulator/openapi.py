@@ -100,6 +100,29 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         response="result",
         events=("call.hangup",),
     ),
+    ("POST", "/_emulator/calls/{call_control_id}/dtmf"): Operation(
+        "Press digits as the person on the line",
+        "Each digit of `digits` is a `call.dtmf.received` webhook and reaches what runs on the "
+        "call (a media stream's `dtmf` message). 404 for an unknown call, 422 (90018) for one "
+        "that has ended, (90034) for one not answered. Journaled as `far_end_dtmf`.",
+        request="far_end_dtmf",
+        response="result",
+        events=("call.dtmf.received",),
+    ),
+    ("POST", "/_emulator/calls/{call_control_id}/speech"): Operation(
+        "Speak as the person on the line",
+        "`text` reaches what runs on the call: a media stream carries it as synthesised audio, "
+        "an AI assistant or AI gather hears the words (docs/streaming.md). Journaled as "
+        "`far_end_speech`.",
+        request="far_end_speech",
+        response="result",
+    ),
+    ("GET", "/_emulator/calls/{call_control_id}/streams"): Operation(
+        "The call's media streams",
+        "Open and recent streams: state, failure reason, message counts, and the audio the "
+        "app played (docs/streaming.md).",
+        response="streams",
+    ),
     ("GET", "/_emulator/tenants"): Operation(
         "List tenants",
         "Every tenant (id, masked label, counts) for the admin view: the admin token, or a "
@@ -491,6 +514,21 @@ _RESPONSES: dict[str, dict[str, Any] | None] = {
     "none": None,
     "audio": None,
     "call_events": _array(_CALL_EVENT),
+    "streams": _array(
+        {
+            "type": "object",
+            "properties": {
+                "stream_id": {"type": "string"},
+                "call_control_id": {"type": "string"},
+                "stream_url": {"type": "string"},
+                "state": {"type": "string", "enum": ["connecting", "open", "closed"]},
+                "failure_reason": {"type": ["string", "null"]},
+                "messages_sent": {"type": "integer"},
+                "messages_received": {"type": "integer"},
+                "played": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    ),
     "numbers": _array(_NUMBER),
     "number": _NUMBER,
     "tenants": _array(

@@ -27,6 +27,7 @@ from .clock import SystemClock
 from .config import Settings
 from .scenarios import ScenarioBook
 from .sender import WebhookSender, new_session
+from .stream_client import StreamClient
 
 log = logging.getLogger("telnyx_emulator.api")
 
@@ -128,9 +129,16 @@ def create_app(
             state["sender"] = sender
             pump = asyncio.create_task(sender.run())
             pump.add_done_callback(lambda task: _pump_ended(api, task))
+            # Media streams: WebSocket connections to the apps' stream_url (emulator/stream_client).
+            streams = StreamClient(api, sender.wake)
+            stream_pump = asyncio.create_task(streams.run())
             try:
                 yield
             finally:
+                await streams.stop()
+                stream_pump.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await stream_pump
                 left = await sender.stop(SHUTDOWN_GRACE_SECS)
                 pump.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -20,7 +20,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from emulator.config import Settings
 from emulator.server import (
@@ -168,3 +169,75 @@ class Receiver(ServerThread):
             lambda rs: len([r for r in rs if path is None or r.path == path]) >= n, timeout
         )
         return [r for r in got if path is None or r.path == path]
+
+
+@dataclass
+class StreamSession:
+    """One WebSocket connection the emulator opened to the receiver."""
+
+    path: str
+    headers: dict[str, str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    closed_code: int | None = None  # the emulator's close code, once it closed
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("event") == event]
+
+
+# What a test's stream app does with each message: return messages to send back, or "close"
+# to drop the connection from the app's side.
+StreamReply = Callable[[StreamSession, dict[str, Any]], "list[dict[str, Any]] | str | None"]
+
+
+class StreamReceiver(ServerThread):
+    """A real WebSocket server (Starlette under uvicorn) that records each stream's messages;
+    ``reply`` scripts the app's side. ``/refuse`` answers the handshake with 403."""
+
+    def __init__(self, reply: StreamReply | None = None) -> None:
+        self.sessions: list[StreamSession] = []
+        self.reply = reply
+        self._cond = threading.Condition()
+        app = Starlette(routes=[WebSocketRoute("/{path:path}", self._endpoint)])
+        super().__init__(app)
+        self.ws_url = self.url.replace("http://", "ws://")
+
+    async def _endpoint(self, ws: WebSocket) -> None:
+        if ws.url.path == "/refuse":
+            await ws.close(code=1008)  # before accept: uvicorn answers the handshake with 403
+            return
+        await ws.accept()
+        session = StreamSession(ws.url.path, {k.lower(): v for k, v in ws.headers.items()})
+        with self._cond:
+            self.sessions.append(session)
+            self._cond.notify_all()
+        try:
+            while True:
+                message = json.loads(await ws.receive_text())
+                with self._cond:
+                    session.messages.append(message)
+                    self._cond.notify_all()
+                answer = self.reply(session, message) if self.reply is not None else None
+                if answer == "close":
+                    await ws.close(code=1011)
+                    break
+                for out in answer or []:
+                    await ws.send_text(json.dumps(out))
+        except WebSocketDisconnect as exc:
+            with self._cond:
+                session.closed_code = exc.code
+                self._cond.notify_all()
+
+    def wait_for(
+        self, predicate: Callable[[list[StreamSession]], bool], timeout: float = 10.0
+    ) -> list[StreamSession]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.sessions):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [
+                        (s.path, [m.get("event") for m in s.messages][-5:]) for s in self.sessions
+                    ]
+                    raise AssertionError(f"timed out waiting for streams; so far: {seen}")
+                self._cond.wait(left)
+            return list(self.sessions)

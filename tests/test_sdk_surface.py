@@ -35,7 +35,7 @@ from emulator.resources import load_schema
 from emulator.state import REFUSALS, LegState
 
 from .preconditions import prepare
-from .servers import EmulatorServer
+from .servers import EmulatorServer, StreamReceiver
 
 API_KEY = "KEY_SURFACE"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -184,6 +184,7 @@ SAMPLES: dict[str, Any] = {
     "digits": "123#",
     "url": "wss://relay.example/ws",
     "conversation_relay_url": "wss://relay.example/ws",
+    "stream_url": "ws://127.0.0.1:1/stream",  # loopback only: refused, streaming.failed
 }
 
 
@@ -245,6 +246,9 @@ REFUSED_FIELDS: dict[str, set[str]] = {
     "record_stop": {"recording_id"},
     "record_pause": {"recording_id"},
     "record_resume": {"recording_id"},
+    # docs/streaming.md: Dialogflow and streams set up before the call are not emulated (501).
+    "dial": {"enable_dialogflow", "stream_establish_before_call_originate"},
+    "streaming_start": {"enable_dialogflow"},
 }
 
 
@@ -281,9 +285,18 @@ def sdk_request(command: Command, *, full: bool, ids: dict[str, str]) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    # Webhooks (to app.example) are only recorded: nothing leaves 127.0.0.1.
-    s = EmulatorServer(Settings(time_scale=0.001, webhook_allow=("127.0.0.1:1",))).start()
+def stream_receiver() -> Iterator[StreamReceiver]:
+    ws = StreamReceiver().start()
+    yield ws
+    ws.stop()
+
+
+@pytest.fixture(scope="module")
+def server(stream_receiver: StreamReceiver) -> Iterator[EmulatorServer]:
+    # Webhooks (to app.example) are only recorded: nothing leaves 127.0.0.1. Media streams go
+    # to the module's WebSocket receiver.
+    allow = ("127.0.0.1:1", f"127.0.0.1:{stream_receiver.port}")
+    s = EmulatorServer(Settings(time_scale=0.001, webhook_allow=allow)).start()
     yield s
     s.stop()
 
@@ -315,6 +328,44 @@ def new_call(http: httpx.Client) -> Callable[..., str]:
 
 def legal_state(command: Command) -> LegState:
     return LegState.PARKED if LegState.PARKED in command.legal.states else LegState.ANSWERED
+
+
+# Commands that stop or add to something need it running first (else 90016), and fields the
+# emulator needs though the spec marks them optional (docs/streaming.md): (command, body).
+LOOPBACK_FORK = "udp:127.0.0.1:1"
+RUNNING_FIRST: dict[str, tuple[str, dict[str, Any]]] = {
+    "streaming_stop": ("streaming_start", {"stream_url": "<ws>"}),
+    "fork_stop": ("fork_start", {"rx": LOOPBACK_FORK}),
+    "siprec_stop": ("siprec_start", {"connector_name": "srs"}),
+    "ai_assistant_stop": ("ai_assistant_start", {}),
+    "ai_assistant_add_messages": ("ai_assistant_start", {}),
+    "conversation_relay_stop": ("conversation_relay_start", {"url": "wss://relay.example/ws"}),
+}
+EMULATOR_NEEDS: dict[str, dict[str, Any]] = {
+    "streaming_start": {"stream_url": "<ws>"},
+    "fork_start": {"rx": LOOPBACK_FORK},
+    "siprec_start": {"connector_name": "srs"},
+}
+
+
+def start_running(
+    command: Command, ccid: str | None, http: httpx.Client, new_call: Callable[..., str], ws: str
+) -> dict[str, str]:
+    """Start what the command needs running on the call; returns body fields it needs."""
+    fields = {k: ws if v == "<ws>" else v for k, v in EMULATOR_NEEDS.get(command.name, {}).items()}
+    if command.name in RUNNING_FIRST and ccid is not None:
+        first, body = RUNNING_FIRST[command.name]
+        body = {k: ws if v == "<ws>" else v for k, v in body.items()}
+        r = http.post(f"/v2/calls/{ccid}/actions/{first}", json=body)
+        assert r.status_code == 200, r.text
+        if command.name == "streaming_stop":
+            [stream] = http.get(f"/_emulator/calls/{ccid}/streams").json()["data"]
+            fields["stream_id"] = stream["stream_id"]
+    if command.name == "ai_assistant_join":
+        other = new_call(LegState.ANSWERED)
+        r = http.post(f"/v2/calls/{other}/actions/ai_assistant_start", json={})
+        fields["conversation_id"] = r.json()["data"]["conversation_id"]
+    return fields
 
 
 def call_ids(command: Command, new_call: Callable[..., str]) -> dict[str, str]:
@@ -362,10 +413,15 @@ def test_valid_request_on_a_live_call(
     client: telnyx.Telnyx,
     new_call: Callable[..., str],
     http: httpx.Client,
+    stream_receiver: StreamReceiver,
 ) -> None:
     ccid = None if command.scope == "account" else new_call(legal_state(command))
     ccid = prepare(command, ccid, http)
     ids = call_ids(command, new_call)
+    if command.emulated:
+        ids.update(
+            start_running(command, ccid, http, new_call, stream_receiver.ws_url + "/surface")
+        )
     kwargs = {} if command.scope == "read" else sdk_request(command, full=full, ids=ids)
     if command.name == "playback_start" and kwargs.get("overlay") and ccid is not None:
         # Telnyx: no overlay "unless there is a Play Audio with overlay=false actively playing".
@@ -431,20 +487,27 @@ def test_a_call_in_the_wrong_state_is_refused(
     assert expected == "90034" or command.name in ("answer", "reject")
 
 
-def test_not_emulated_commands_are_journaled_and_change_nothing(
+def test_not_emulated_options_are_journaled_and_change_nothing(
     http: httpx.Client, new_call: Callable[..., str]
 ) -> None:
+    # Every command is emulated now; an option that is not (Dialogflow) answers 501 the same way.
     ccid = new_call(LegState.ANSWERED)
-    body = {"client_state": "c3BlYWs=", "command_id": "s1"}
+    body = {
+        "stream_url": "ws://127.0.0.1:9/never",
+        "enable_dialogflow": True,
+        "client_state": "c3BlYWs=",
+        "command_id": "s1",
+    }
     for _ in range(2):  # never accepted, so the command_id is never a duplicate
-        r = http.post(f"/v2/calls/{ccid}/actions/ai_assistant_stop", json=body)
+        r = http.post(f"/v2/calls/{ccid}/actions/streaming_start", json=body)
         assert r.status_code == 501 and r.json()["errors"][0]["code"] == "10501"
     entries = http.get("/_emulator/commands", params={"call_control_id": ccid}).json()["data"]
-    speak = [e for e in entries if e["command"] == "ai_assistant_stop"]
-    assert [e["result"] for e in speak] == ["not_emulated", "not_emulated"]
-    assert speak[0]["status"] == 501 and speak[0]["errors"][0]["code"] == "10501"
+    refused = [e for e in entries if e["command"] == "streaming_start"]
+    assert [e["result"] for e in refused] == ["not_emulated", "not_emulated"]
+    assert refused[0]["status"] == 501 and refused[0]["errors"][0]["code"] == "10501"
     status = http.get(f"/v2/calls/{ccid}").json()["data"]
     assert status["client_state"] is None  # the refused command's client_state was not kept
+    assert http.get(f"/_emulator/calls/{ccid}/streams").json()["data"] == []
 
 
 def test_the_journal_of_a_not_emulated_command_matches_the_document(
@@ -456,8 +519,8 @@ def test_the_journal_of_a_not_emulated_command_matches_the_document(
     assert http.post(f"/v2/calls/{ccid}/actions/record_start", json={}).status_code == 422
     assert (
         http.post(
-            f"/v2/calls/{ccid}/actions/record_start",
-            json={"format": "mp3", "channels": "single", "transcription": True},
+            f"/v2/calls/{ccid}/actions/streaming_start",
+            json={"stream_url": "ws://127.0.0.1:9/never", "enable_dialogflow": True},
         ).status_code
         == 501
     )

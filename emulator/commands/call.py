@@ -13,8 +13,9 @@ from typing import Any
 
 from .. import errors
 from ..calls import Leg, Routing
-from ..engine import APP_CANCEL, APP_HANGUP, first_destination, retry_policies
+from ..engine import APP_CANCEL, APP_HANGUP, Engine, first_destination, retry_policies
 from ..errors import ApiFailure
+from ..media_stream import StreamParams
 from ..state import (
     ANSWERABLE,
     ANSWERED,
@@ -27,6 +28,7 @@ from ..state import (
 )
 from .recording import from_answer, recording_fields
 from .registry import Command, Context, declare
+from .streaming import start_stream, stream_params
 
 FAMILY = "call"
 
@@ -87,6 +89,7 @@ def dial(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
             except ApiFailure as failure:
                 raise _pointing_at("/link_to", failure) from None
     engine.connections.for_dial(p["connection_id"])
+    stream = stream_params(p, required=False)
     to = first_destination(p["to"])
     scenario = ctx.scenario_for(to)
     engine.check_capacity()
@@ -111,10 +114,16 @@ def dial(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
         leg.park_after_unbridge = p["park_after_unbridge"]
     if "supervise_call_control_id" in p:  # spec default role: barge
         leg.supervisor_role = p.get("supervisor_role", "barge")
+    if stream is not None:
+        leg.on_answer.append(lambda: _start(engine, leg, stream))
     if isinstance(command_id, str):
         engine.remember_dial(command_id, leg)
     ctx.call_control_id = leg.call_control_id
     return _dial_data(ctx, leg, p)
+
+
+def _start(engine: Engine, leg: Leg, params: StreamParams) -> None:
+    start_stream(engine, leg, params)
 
 
 def _dial_data(ctx: Context, leg: Leg, p: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +144,12 @@ def answer(ctx: Context, p: dict[str, Any]) -> dict[str, Any] | None:
     """The app answers a parked incoming leg: ``call.answered``, sent to the answer's own
     ``webhook_url`` if it has one (like every later webhook of the leg)."""
     leg, engine = ctx.leg, ctx.engine
+    stream = stream_params(p, required=False)  # checked before anything changes
     engine.apply_leg_options(leg, p)
     engine.answer(leg)
     from_answer(engine, leg, p)
+    if stream is not None:
+        start_stream(engine, leg, stream)
     return recording_fields(leg, p)
 
 

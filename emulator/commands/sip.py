@@ -5,13 +5,21 @@ then, as the scenario matching ``sip_address`` says (``refer:`` in docs/scenario
 ``call.refer.completed`` and the leg's hang-up (the far end leaves: its BYE), or
 ``call.refer.failed`` with the SIP status and the call stays up. ``send_sip_info`` is accepted
 and journaled; it causes no webhook on this leg (``call.sip_info.received`` is for the *other*
-party's leg, which is not a Telnyx leg of this app). SIPREC is issue #17's.
+party's leg, which is not a Telnyx leg of this app).
+
+A SIPREC session is an activity (kind ``siprec``): ``siprec.started`` at once, ``siprec.stopped``
+when ``siprec_stop`` or the call's end stops it. No SIP INVITE is sent to a recording server.
+(chosen) A ``connector_name`` starting with ``fail`` fails instead: ``siprec.failed`` with the
+Q.850 cause after ``fail-`` (``fail-call_rejected``), ``no_answer`` if none is given; so an app's
+handling of a failed session is testable (docs/streaming.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import errors, webhooks
+from ..activities import Activity, ActivityKind, EndReason
 from ..calls import Leg
 from ..engine import Engine
 from ..webhooks import leg_fields
@@ -84,6 +92,37 @@ declare(
     )
 )
 
+FAILING_CONNECTOR = "fail"
+DEFAULT_FAILURE_CAUSE = "no_answer"  # Telnyx's example failure_cause
+
+
+def siprec_start(ctx: Context, p: dict[str, Any]) -> None:
+    engine, leg = ctx.engine, ctx.leg
+    connector = p.get("connector_name") or ""
+    if connector.startswith(FAILING_CONNECTOR):
+        running = leg.activities.running(ActivityKind.SIPREC) if leg.activities else None
+        if running is not None:  # the state rule comes first, as for a working connector
+            raise errors.invalid_command_for_state("A SIPREC session is already running.")
+        payload = webhooks.media_payload(leg)
+        payload["failure_cause"] = connector.partition("-")[2] or DEFAULT_FAILURE_CAUSE
+        engine.emit(leg, "siprec.failed", payload)
+        return
+
+    def on_end(activity: Activity, reason: EndReason) -> None:
+        payload = webhooks.media_payload(leg)
+        ended_with_call = reason is EndReason.CALL_ENDED and leg.hangup_cause
+        payload["hangup_cause"] = leg.hangup_cause if ended_with_call else "normal_clearing"
+        engine.emit(leg, "siprec.stopped", payload)
+
+    engine.start_activity(leg, ActivityKind.SIPREC, on_end, data=dict(p))
+    engine.emit(leg, "siprec.started", webhooks.media_payload(leg))
+
+
+def siprec_stop(ctx: Context, p: dict[str, Any]) -> None:
+    if ctx.engine.stop_activity(ctx.leg, ActivityKind.SIPREC) is None:
+        raise errors.invalid_command_for_state("No SIPREC session is running on this call.")
+
+
 declare(
     Command(
         "siprec_start",
@@ -92,7 +131,9 @@ declare(
         "Start a SIPREC session",
         FAMILY,
         webhooks=("siprec.started", "siprec.stopped", "siprec.failed"),
-        issue=ISSUE,
+        effect=siprec_start,
+        description="Sends `siprec.started` (no SIP is sent to a recording server); a "
+        "`connector_name` starting with `fail` sends `siprec.failed` instead (docs/streaming.md).",
     )
 )
 
@@ -104,6 +145,6 @@ declare(
         "Stop the SIPREC session",
         FAMILY,
         webhooks=("siprec.stopped",),
-        issue=ISSUE,
+        effect=siprec_stop,
     )
 )
