@@ -761,6 +761,7 @@ from . import (  # noqa: E402, F401
     connections_api,
     far_end,
     queues_api,
+    recording_transcriptions_api,
     recordings_api,
     tenant_list,
 )

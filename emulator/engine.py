@@ -35,6 +35,7 @@ from .journal import Journal
 from .media_stream import StreamHub
 from .person import Cue, FarEnd, FarEndInput, Hear
 from .queues import QueueStore
+from .recording_transcriptions import RecordingTranscriptionStore
 from .recordings import PublicBase, RecordingStore
 from .redaction import redact_value
 from .scenarios import Hangup, Scenario, Step
@@ -110,6 +111,7 @@ class Engine:
         # The emulator's public address, for the recording links it hands out (shared).
         self.links = links if links is not None else PublicBase()
         self.recordings = RecordingStore()
+        self.recording_transcriptions = RecordingTranscriptionStore()
         self.queues = QueueStore()
         # Dial dedup (per API key, no call_control_id): command_id -> (when, call_control_id),
         # oldest first.
@@ -657,12 +659,15 @@ class Engine:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def after(self, leg: Leg, secs: float, step: Callable[[], None]) -> Entry:
+    def after(
+        self, leg: Leg, secs: float, step: Callable[[], None], *, outlives_leg: bool = False
+    ) -> Entry:
         """Plan a step for a leg ``secs`` emulated seconds from now (scaled by the time scale);
-        it is dropped if the leg has ended by then. Cancel the returned entry to drop it."""
+        it is dropped if the leg has ended by then, unless ``outlives_leg`` (what Telnyx sends
+        after the hang-up: a recording's transcription). Cancel the returned entry to drop it."""
 
         def guarded() -> None:
-            if leg.alive:
+            if leg.alive or outlives_leg:
                 step()
 
         def failed(exc: Exception) -> None:
@@ -687,7 +692,8 @@ class Engine:
         when = 0.0 if scale == 0 else self.clock.now() + secs * scale
         emulated = self.timeline.emulated_now + secs
         entry = self.timeline.at(when, guarded, emulated=emulated, on_error=failed)
-        leg.timers.append(entry)
+        if not outlives_leg:
+            leg.timers.append(entry)
         return entry
 
     def emit(self, leg: Leg, event_type: str, payload: dict[str, Any]) -> None:
@@ -757,6 +763,7 @@ class Engine:
         self.dedup = Deduplicator(self.config.dedup_window_secs)
         self._dials.clear()
         self.recordings = RecordingStore()
+        self.recording_transcriptions = RecordingTranscriptionStore()
         self.queues = QueueStore()
         self.commands.clear()
         self.webhooks.clear()

@@ -245,6 +245,27 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         response="document",
         errors=("404", "422"),
     ),
+    ("GET", "/v2/recording_transcriptions"): Operation(
+        "List recording transcriptions",
+        "Transcripts of recordings started with `transcription: true`, newest first.",
+        response="recording_transcriptions",
+        query=(
+            *_PAGE,
+            ("filter[recording_id]", "the transcribed recording"),
+            ("filter[created_at][gte]", "created at or after (ISO 8601)"),
+            ("filter[created_at][lte]", "created at or before (ISO 8601)"),
+        ),
+        errors=("422",),
+    ),
+    ("GET", "/v2/recording_transcriptions/{id}"): Operation(
+        "Retrieve a recording transcription", response="recording_transcription", errors=("404",)
+    ),
+    ("DELETE", "/v2/recording_transcriptions/{id}"): Operation(
+        "Delete a recording transcription",
+        "Answers the deleted transcription; its recording stays.",
+        response="recording_transcription",
+        errors=("404",),
+    ),
     ("GET", "/_emulator/recordings/{file}"): Operation(
         "Download a recording's audio",
         "`{recording_id}.wav` or `.mp3` (the links of call.recording.saved): a real file of the "
@@ -472,6 +493,22 @@ _RECORDING: dict[str, Any] = {
 }
 
 
+_RECORDING_TRANSCRIPTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["record_type", "id", "recording_id", "status", "transcription_text"],
+    "properties": {
+        "record_type": {"type": "string", "enum": ["recording_transcription"]},
+        "id": {"type": "string"},
+        "recording_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["completed"]},
+        "transcription_text": {"type": "string"},
+        "duration_millis": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
 
@@ -511,6 +548,8 @@ _RESPONSES: dict[str, dict[str, Any] | None] = {
     "queue_calls": _array(_QUEUE_CALL),
     "recording": _RECORDING,
     "recordings": _array(_RECORDING),
+    "recording_transcription": _RECORDING_TRANSCRIPTION,
+    "recording_transcriptions": _array(_RECORDING_TRANSCRIPTION),
     "none": None,
     "audio": None,
     "call_events": _array(_CALL_EVENT),

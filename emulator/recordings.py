@@ -4,8 +4,9 @@ A recording is made by ``record_start`` (or ``record: record-from-answer``) and 
 ``record_stop``, its ``max_length`` or the leg's hang-up. While it runs it keeps its recorded
 **spans** (start, end) in engine time: ``record_pause`` closes the open span and
 ``record_resume`` opens a new one, so the saved file's duration is the sum of the spans, paused
-time excluded. It also keeps the leg's IDs, so the follow-up issue (#15: what the caller said)
-can attach a transcript to the right recording and span later.
+time excluded. With ``transcription: true`` it also keeps what the far end said and pressed
+while it recorded (:class:`Heard`, at its offset in the recorded audio), from which
+:mod:`emulator.recording_transcriptions` makes the transcript once it is saved.
 
 The audio itself is not made here: :mod:`emulator.audio` encodes it lazily when someone
 downloads ``/_emulator/recordings/{id}.wav`` or ``.mp3`` (CPU work, off the command path). The
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .calls import Leg, iso
+from .person import FarEndInput
 
 Channels = Literal["single", "dual"]
 # Where a recording came from (Telnyx's initiated_by values for Call Control).
@@ -42,6 +44,15 @@ class PublicBase:
         return {fmt: f"{base}{DOWNLOAD_PATH}/{recording_id}.{fmt}" for fmt in FORMATS}
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One thing the far end did while recording, at ``offset`` seconds into the audio."""
+
+    kind: Literal["dtmf", "speech"]
+    value: str
+    offset: float
+
+
 @dataclass(slots=True)
 class Recording:
     id: str
@@ -59,6 +70,9 @@ class Recording:
     # Recorded spans in engine time; the last one is open (end None) while recording.
     spans: list[list[float | None]] = field(default_factory=list)
     ended_at: float | None = None
+    # The record_start transcription_* options when transcription is on, else None.
+    transcription: dict[str, Any] | None = None
+    heard: list[Heard] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -103,6 +117,16 @@ class Recording:
     def finish(self, now: float) -> None:
         self.pause(now)
         self.ended_at = now
+
+    def hear(self, heard: FarEndInput) -> None:
+        """Keep what the far end did if it is being recorded now: paused time is not in the
+        audio, so not in the transcript either."""
+        if not self.paused:
+            self.heard.append(Heard(heard.kind, heard.value, self.recorded_secs(heard.at)))
+
+    def transcription_text(self) -> str:
+        """What the far end said, in order (digits left out: speech-to-text hears no tones)."""
+        return " ".join(h.value.strip() for h in self.heard if h.kind == "speech" and h.value)
 
     def recorded_secs(self, now: float | None = None) -> float:
         """Seconds of audio recorded so far (paused spans excluded)."""

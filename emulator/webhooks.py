@@ -26,7 +26,7 @@ EVENT_TYPES = (
 )
 
 
-def _party_type(number: str) -> str:
+def party_type(number: str) -> str:
     return "sip" if number.startswith(("sip:", "sips:")) else "pstn"
 
 
@@ -76,7 +76,7 @@ def initiated(leg: Leg) -> dict[str, Any]:
             # Real outgoing legs report "bridging", incoming ones "parked" (NOTES §4).
             "state": "parked" if leg.direction == "incoming" else "bridging",
             "caller_id_name": leg.caller_id_name or leg.from_,
-            "calling_party_type": _party_type(leg.from_),
+            "calling_party_type": party_type(leg.from_),
             "start_time": iso(leg.created_at),
         }
     )

@@ -27,8 +27,10 @@ def _wav_secs(data: bytes) -> tuple[float, int]:
         return w.getnframes() / w.getframerate(), w.getnchannels()
 
 
-def _answered(emulator: EmulatorServer, receiver: Receiver, client: telnyx.Telnyx) -> str:
-    ccid = inbound(emulator, receiver)
+def _answered(
+    emulator: EmulatorServer, receiver: Receiver, client: telnyx.Telnyx, **extra: Any
+) -> str:
+    ccid = inbound(emulator, receiver, **extra)
     client.calls.actions.answer(ccid)
     receiver.wait_for(lambda rs: any(r.event_type == "call.answered" for r in rs))
     return ccid
@@ -87,6 +89,71 @@ def test_record_stop_saves_real_files_of_the_recorded_time(
     assert httpx.get(p["recording_urls"]["wav"]).status_code == 404
     with pytest.raises(telnyx.NotFoundError):
         client.recordings.retrieve(rec_id)
+
+
+SCRIPTED_CALLER = """\
+name: caller_talks_to_a_recording
+far_end:
+  - after_secs: 50
+    say: I need help
+  - press: "1"
+  - after_secs: 100
+    say: my card number is 4111
+  - press: "2"
+  - after_secs: 100
+    say: thank you
+  - after_secs: 50
+    hangup: true
+"""
+
+
+def test_recording_transcription_of_a_scripted_caller_over_the_sdk(
+    start_emulator: Any, receiver: Receiver, tmp_path: Any
+) -> None:
+    """The scripted caller marks its steps with digits (call.dtmf.received) so the app can pause
+    around the card number; 100 emulated seconds are 1 s of real time at scale 0.01."""
+    (tmp_path / "caller.yaml").write_text(SCRIPTED_CALLER)
+    emulator = start_emulator(scenario_dirs=(tmp_path,))
+    client = telnyx.Telnyx(api_key="KEY_TEST", base_url=emulator.base_url, max_retries=0)
+    ccid = _answered(emulator, receiver, client, scenario="caller_talks_to_a_recording")
+    client.calls.actions.start_recording(
+        ccid, channels="single", format="mp3", transcription=True, transcription_engine="B"
+    )
+
+    def digits(n: int) -> None:
+        receiver.wait_for(
+            lambda rs: sum(r.event_type == "call.dtmf.received" for r in rs) >= n, timeout=10
+        )
+
+    digits(1)
+    client.calls.actions.pause_recording(ccid)
+    digits(2)
+    client.calls.actions.resume_recording(ccid)
+    got = receiver.wait_for(
+        lambda rs: any(r.event_type == "call.recording.transcription.saved" for r in rs),
+        timeout=10,
+    )
+    for r in got:
+        assert_valid_webhook(r.json)
+    types = [r.event_type for r in got]
+    assert types[-3:] == [
+        "call.recording.saved", "call.hangup", "call.recording.transcription.saved",
+    ]  # fmt: skip
+    saved, transcribed = got[-3].payload, got[-1].payload
+    assert transcribed["transcription_text"] == "I need help thank you"
+    assert transcribed["recording_id"] == saved["recording_id"]
+    assert transcribed["status"] == "completed" and transcribed["call_control_id"] == ccid
+
+    tid = transcribed["recording_transcription_id"]
+    [listed] = list(client.recording_transcriptions.list())
+    assert listed.id == tid and listed.transcription_text == "I need help thank you"
+    assert listed.recording_id == saved["recording_id"]
+    shown = client.recording_transcriptions.retrieve(tid).data
+    assert shown is not None and shown.status == "completed"
+    assert list(client.recording_transcriptions.list(filter={"recording_id": "other"})) == []
+    client.recording_transcriptions.delete(tid)
+    with pytest.raises(telnyx.NotFoundError):
+        client.recording_transcriptions.retrieve(tid)
 
 
 def _stepped_clock(emulator: EmulatorServer) -> Callable[[float], None]:
@@ -164,16 +231,93 @@ def test_stop_without_a_recording_and_with_a_wrong_id() -> None:
     assert r.status == 422 and r.payload["errors"][0]["source"]["pointer"] == "/recording_id"
 
 
-def test_transcription_is_not_emulated_yet() -> None:
+def test_transcription_hears_the_far_end_while_recording_not_while_paused() -> None:
+    h = Harness()
+    ccid = _call(h)
+    body = {"channels": "single", "format": "wav", "transcription": True,
+            "transcription_engine": "B", "transcription_language": "en-US"}  # fmt: skip
+    h.request("POST", "/_emulator/calls/" + ccid + "/speech", {"text": "before the recording"})
+    assert h.request("POST", f"/v2/calls/{ccid}/actions/record_start", body).status == 200
+    h.run(1)
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "I need help"})
+    h.request("POST", f"/_emulator/calls/{ccid}/dtmf", {"digits": "12"})
+    h.run(1)
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_pause", {})
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "my card is 4111"})
+    h.run(5)
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_resume", {})
+    h.run(1)
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "thank you"})
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_stop", {})
+    h.run(1)  # less than the transcription's delay
+    assert "call.recording.transcription.saved" not in h.events()
+    h.run(2)
+    assert h.events()[-2:] == ["call.recording.saved", "call.recording.transcription.saved"]
+    [sent] = [s for s in h.sent if s.event_type == "call.recording.transcription.saved"]
+    p = sent.payload  # Harness.run validated it against its schema
+    rec_id = _saved(h)["recording_id"]
+    # Digits are not words: speech-to-text leaves the DTMF out; paused speech is not recorded.
+    assert p["transcription_text"] == "I need help thank you"
+    assert (p["recording_id"], p["status"], p["call_control_id"]) == (rec_id, "completed", ccid)
+    # Kept with their offsets in the recorded audio (paused time excluded).
+    recording = h.api.tenant(h.key).recordings.get(rec_id)
+    assert recording is not None
+    assert [(x.kind, x.value, x.offset) for x in recording.heard] == [
+        ("speech", "I need help", 1.0), ("dtmf", "1", 1.0), ("dtmf", "2", 1.0),
+        ("speech", "thank you", 3.0),
+    ]  # fmt: skip
+    # The Recording Transcriptions API files it.
+    tid = p["recording_transcription_id"]
+    listed = h.request("GET", "/v2/recording_transcriptions").payload["data"]
+    assert [t["id"] for t in listed] == [tid]
+    assert listed[0]["transcription_text"] == p["transcription_text"]
+    assert listed[0]["recording_id"] == rec_id and listed[0]["duration_millis"] == 3000
+    assert h.request("DELETE", f"/v2/recording_transcriptions/{tid}").status == 200
+    r = h.request("GET", f"/v2/recording_transcriptions/{tid}")
+    assert r.status == 404 and r.payload["errors"][0]["code"] == "10005"
+
+
+def test_transcription_after_the_hangup_and_not_of_the_outbound_track() -> None:
     h = Harness()
     ccid = _call(h)
     body = {"channels": "single", "format": "wav", "transcription": True}
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_start", body)
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "bye"})
+    h.request("POST", f"/v2/calls/{ccid}/actions/hangup", {})
+    h.run(3)
+    assert h.events()[-3:] == [
+        "call.recording.saved", "call.hangup", "call.recording.transcription.saved",
+    ]  # fmt: skip
+    [sent] = [s for s in h.sent if s.event_type == "call.recording.transcription.saved"]
+    assert sent.payload["transcription_text"] == "bye"
+
+    ccid = _call(h)
+    body = {**body, "recording_track": "outbound"}  # the far end is not on this track
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_start", body)
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "unheard"})
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_stop", {})
+    h.run(3)
+    texts = [s.payload["transcription_text"] for s in h.sent
+             if s.event_type == "call.recording.transcription.saved"]  # fmt: skip
+    assert texts == ["bye", ""]
+
+
+def test_no_transcription_without_the_option_and_profanity_filter_not_emulated() -> None:
+    h = Harness()
+    ccid = _call(h)
+    body = {"channels": "single", "format": "wav", "transcription": True,
+            "transcription_profanity_filter": True}  # fmt: skip
     r = h.request("POST", f"/v2/calls/{ccid}/actions/record_start", body)
     assert r.status == 501 and r.payload["errors"][0]["code"] == "10501"
-    assert "#15" in r.payload["errors"][0]["detail"]
-    # Nothing started: a plain record_start is accepted.
-    body.pop("transcription")
+    assert "profanity" in r.payload["errors"][0]["detail"]
+    # Nothing started: a plain record_start is accepted, and sends no transcription.
+    body = {"channels": "single", "format": "wav"}
     assert h.request("POST", f"/v2/calls/{ccid}/actions/record_start", body).status == 200
+    h.request("POST", f"/_emulator/calls/{ccid}/speech", {"text": "hello"})
+    h.request("POST", f"/v2/calls/{ccid}/actions/record_stop", {})
+    h.run(5)
+    assert "call.recording.saved" in h.events()
+    assert "call.recording.transcription.saved" not in h.events()
 
 
 def test_record_from_answer_records_with_the_announced_id() -> None:
@@ -243,3 +387,22 @@ def test_in_process_links_are_served_by_the_mock() -> None:
         assert url.startswith("http://telnyx-emulator.local/_emulator/recordings/")
         data = httpx.get(url).content  # the app's own download, answered by the mock
         assert _wav_secs(data)[0] == pytest.approx(2.0, abs=0.01)
+
+
+def test_in_process_transcription_of_what_the_fixture_says() -> None:
+    from emulator.inprocess import TelnyxEmulator
+
+    with TelnyxEmulator() as emu:
+        client = emu.client()
+        call = emu.create_call()
+        client.calls.actions.answer(call.call_control_id)
+        client.calls.actions.start_recording(
+            call.call_control_id, channels="single", format="wav", transcription=True
+        )
+        call.say("please call me back")
+        call.press("9")
+        emu.advance(1)
+        client.calls.actions.stop_recording(call.call_control_id)
+        emu.advance(3)
+        [hook] = emu.webhooks_for(call.call_control_id, "call.recording.transcription.saved")
+        assert hook.payload["transcription_text"] == "please call me back"

@@ -10,9 +10,15 @@ send nothing (spec: "There are no webhooks associated with this command"); pause
 not in the file. ``record: record-from-answer`` on Answer, Dial, Transfer and Bridge starts
 the same recording, with the ``recording_id`` their response announced.
 
-``transcription: true`` (``call.recording.transcription.saved``: what the caller said) belongs
-to issue #15 and answers "not emulated" until then, rather than a recording that silently
-never gets its transcript.
+``transcription: true`` makes the recording hear the far end (:mod:`emulator.person`) while it
+records: :data:`~emulator.recording_transcriptions.DELAY_SECS` after ``call.recording.saved``
+(even after the hang-up, as Telnyx transcribes the saved file) comes
+``call.recording.transcription.saved`` with what was said (see
+:mod:`emulator.recording_transcriptions`). What the far end hears is what the recorded track
+holds: a recording of the ``outbound`` track only hears nothing. The app's own speech is not
+in the transcript (chosen: the far end's words are what apps transcribe recordings for; the
+emulator does not mix both sides). ``transcription_profanity_filter: true`` answers "not
+emulated": the emulator has no list of profanities to mask, and a verbatim transcript would lie.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from .. import errors
 from ..activities import Activity, ActivityKind, EndReason
 from ..calls import Leg
 from ..engine import ANSWER_HOOKS, Engine
+from ..person import FarEndInput
+from ..recording_transcriptions import DELAY_SECS, RecordingTranscription
 from ..recordings import INITIATED_BY_COMMAND, INITIATED_BY_DIAL, Channels, Recording
 from ..state import ANSWERED
 from .registry import Command, Context, declare
 
 FAMILY = "recording"
-TRANSCRIPTION_ISSUE = 15
+# The far end of this leg is on the recording's inbound track.
+HEARS_FAR_END = ("both", "inbound")
 RECORD_FROM_ANSWER = "record-from-answer"
 
 
@@ -77,6 +86,7 @@ def start_recording(
     max_length: int,
     initiated_by: str,
     options: dict[str, Any],
+    transcription: dict[str, Any] | None = None,
 ) -> Recording:
     now = engine.clock.now()
     recording = Recording.of(
@@ -88,11 +98,21 @@ def start_recording(
         initiated_by=initiated_by,
         options=options,
     )
+    recording.transcription = transcription
 
     def saved(activity: Activity, reason: EndReason) -> None:
         recording.finish(engine.clock.now())
         engine.recordings.add(recording)
         engine.emit(leg, "call.recording.saved", recording.saved_payload(leg, engine.links))
+        if recording.transcription is not None:
+            engine.after(
+                leg, DELAY_SECS, lambda: _transcribed(engine, leg, recording), outlives_leg=True
+            )
+
+    hears = transcription is not None and options.get("recording_track", "both") in HEARS_FAR_END
+
+    def hear(heard: FarEndInput) -> None:
+        recording.hear(heard)
 
     engine.start_activity(
         leg,
@@ -100,16 +120,33 @@ def start_recording(
         saved,
         secs=float(max_length) if max_length > 0 else None,
         data={"recording": recording, "max_length": max_length},
+        hear=hear if hears else None,
     )
     return recording
 
 
+def _transcribed(engine: Engine, leg: Leg, recording: Recording) -> None:
+    """The transcript is ready: filed and sent, unless the recording is gone by then (deleted,
+    or the tenant reset): (chosen) no transcript of a deleted recording."""
+    if engine.recordings.get(recording.id) is not recording:
+        return
+    transcription = RecordingTranscription.of(recording, engine.ids.leg_uuid(), engine.clock.now())
+    engine.recording_transcriptions.add(transcription)
+    engine.emit(leg, "call.recording.transcription.saved", transcription.saved_payload(leg))
+
+
 def record_start(ctx: Context, p: dict[str, Any]) -> None:
-    if p.get("transcription"):
+    if p.get("transcription") and p.get("transcription_profanity_filter"):
         raise errors.not_emulated(
-            "record_start with transcription (call.recording.transcription.saved)",
-            TRANSCRIPTION_ISSUE,
+            "record_start with transcription_profanity_filter (the emulator's transcripts are "
+            "verbatim)",
+            None,
         )
+    transcription = (
+        {k: v for k, v in p.items() if k.startswith("transcription_")}
+        if p.get("transcription")
+        else None
+    )
     options: dict[str, Any] = {
         k: p[k]
         for k in ("custom_file_name", "play_beep", "recording_track", "timeout_secs", "trim")
@@ -124,6 +161,7 @@ def record_start(ctx: Context, p: dict[str, Any]) -> None:
         max_length=int(p.get("max_length", 0)),
         initiated_by=INITIATED_BY_COMMAND,
         options=options,
+        transcription=transcription,
     )
 
 
@@ -192,13 +230,15 @@ declare(
         "Start recording",
         FAMILY,
         legal=ANSWERED,
-        webhooks=("call.recording.saved",),
+        webhooks=("call.recording.saved", "call.recording.transcription.saved"),
         effect=record_start,
-        not_emulated_options=("transcription",),
+        not_emulated_options=("transcription_profanity_filter",),
         description="Starts a recording (one at a time: a second answers 90016). It ends on "
         "record_stop, at max_length seconds of recorded time, or at hangup, with "
-        "call.recording.saved linking a real WAV and MP3 served by the emulator. "
-        "`transcription: true` is not emulated yet (#15).",
+        "call.recording.saved linking a real WAV and MP3 served by the emulator. With "
+        "`transcription: true`, call.recording.transcription.saved follows 2 s later with "
+        "what the far end said while recording (not while paused; digits are not in the "
+        "text). `transcription_profanity_filter: true` is not emulated.",
     )
 )
 
@@ -210,7 +250,7 @@ declare(
         "Stop recording",
         FAMILY,
         legal=ANSWERED,
-        webhooks=("call.recording.saved",),
+        webhooks=("call.recording.saved", "call.recording.transcription.saved"),
         effect=record_stop,
     )
 )
