@@ -239,7 +239,8 @@ _ids = itertools.count()
 REFUSED_FIELDS: dict[str, set[str]] = {
     # docs/commands.md, Bridge: no queues or video rooms to bridge into.
     "bridge": {"queue", "video_room_id", "video_room_context"},
-    # docs/commands.md, record_start: a recording's transcription is issue #15's (501 until).
+    # docs/commands.md, record_start: the full body's transcription_profanity_filter answers 501
+    # (no profanity list); tests/test_recordings.py covers transcription itself.
     "record_start": {"transcription"},
     # The schema's example ID names no recording on the call (tests/test_recordings.py sends
     # the real one).
