@@ -123,6 +123,39 @@ def test_an_ai_assistant_conversation(telnyx_emulator: TelnyxEmulator) -> None:
         "call.conversation.ended",
         "call.conversation_insights.generated",
     ]
+    [created] = telnyx_emulator.webhooks_for(ccid, "call.conversation.created")
+    assert created.payload["conversation_id"] == conversation_id
+    assert telnyx_emulator.events(ccid).index("call.conversation.created") < telnyx_emulator.events(
+        ccid
+    ).index("call.conversation.ended")
+    assert_all_valid(telnyx_emulator)
+
+
+def test_an_assistant_that_cannot_start(telnyx_emulator: TelnyxEmulator) -> None:
+    client, ccid = answered_call(telnyx_emulator)
+    for assistant_id, reason in (
+        ("fail", "invalid_request"),
+        ("fail-service_error", "service_error"),
+    ):
+        client.calls.actions.start_ai_assistant(ccid, assistant={"id": assistant_id})
+        telnyx_emulator.run_until_idle()
+        failed = telnyx_emulator.webhooks_for(ccid, "call.conversation.start_failed")[-1]
+        assert failed.payload["assistant_id"] == assistant_id
+        assert failed.payload["reason"] == reason
+    # No conversation started: nothing was created, and a real assistant can start now.
+    assert telnyx_emulator.webhooks_for(ccid, "call.conversation.created") == []
+    client.calls.actions.start_ai_assistant(ccid, assistant={"id": "assistant-1"})
+    telnyx_emulator.run_until_idle()
+    assert len(telnyx_emulator.webhooks_for(ccid, "call.conversation.created")) == 1
+    for webhook in telnyx_emulator.webhooks:
+        if webhook.event_type.startswith("call.conversation"):
+            body = webhook.body
+            model = (
+                telnyx.types.CallConversationStartFailedWebhookEvent
+                if webhook.event_type.endswith("start_failed")
+                else telnyx.types.CallConversationCreatedWebhookEvent
+            )
+            assert model.model_validate(body).data is not None
     assert_all_valid(telnyx_emulator)
 
 

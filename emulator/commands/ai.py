@@ -15,11 +15,13 @@ deterministically, so an app's handling of each outcome can be tested:
   ``send_partial_results`` / ``send_message_history_updates`` add
   ``call.ai_gather.partial_results`` / ``call.ai_gather.message_history_updated`` after each
   utterance.
-- ``ai_assistant_start`` (activity ``ai_assistant``, 90061 for a second one): a conversation that
-  records the greeting, added messages and the caller's utterances; the assistant says nothing
-  else. It ends on ``ai_assistant_stop`` or the call's end with ``call.conversation.ended`` and
-  then ``call.conversation_insights.generated`` (no insight groups are emulated: ``results`` is
-  empty). ``ai_assistant_join`` adds this call to a running conversation.
+- ``ai_assistant_start`` (activity ``ai_assistant``, 90061 for a second one):
+  ``call.conversation.created``, then a conversation that records the greeting, added messages
+  and the caller's utterances; the assistant says nothing else. It ends on
+  ``ai_assistant_stop`` or the call's end with ``call.conversation.ended`` and then
+  ``call.conversation_insights.generated`` (no insight groups are emulated: ``results`` is
+  empty). ``ai_assistant_join`` adds this call to a running conversation. An assistant ``id``
+  starting with ``fail`` sends ``call.conversation.start_failed`` instead (:func:`_start_failure`).
 - ``conversation_relay_start`` (activity ``conversation_relay``): the session's life cycle and
   ``call.conversation.ended``; the emulator does not connect to the relay's WebSocket URL
   (docs/streaming.md).
@@ -94,8 +96,27 @@ def _listen(conv: dict[str, Any]) -> Hear:
     return hears
 
 
+def _start_failure(assistant: dict[str, Any]) -> str | None:
+    """(chosen) The reason of ``call.conversation.start_failed`` an assistant ``id`` asks for:
+    ``fail`` (``invalid_request``, as for an assistant that does not exist) or
+    ``fail-service_error``; any other assistant starts. The emulator keeps no assistants, so
+    this is how an app's handling of a failed start is tested (as SIPREC's ``fail`` connectors).
+    """
+    assistant_id = assistant.get("id")
+    if not isinstance(assistant_id, str) or not assistant_id.startswith("fail"):
+        return None
+    return "service_error" if assistant_id == "fail-service_error" else "invalid_request"
+
+
 def ai_assistant_start(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     engine, leg = ctx.engine, ctx.leg
+    assistant = p.get("assistant") or {}
+    failure = _start_failure(assistant)
+    if failure is not None:
+        failed = webhooks.media_payload(leg)
+        failed.update(calling_party_type=_party(leg), assistant_id=assistant["id"], reason=failure)
+        engine.emit(leg, "call.conversation.start_failed", failed)
+        return {"conversation_id": _conversation_id(engine)}
     conv: dict[str, Any] = {
         "conversation_id": _conversation_id(engine),
         "started_at": engine.clock.now(),
@@ -122,6 +143,9 @@ def ai_assistant_start(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
     activity = engine.start_activity(leg, ActivityKind.AI_ASSISTANT, on_end, data=conv)
     activity.hear = _listen(conv)
+    created = webhooks.media_payload(leg)
+    created.update(conversation_id=conv["conversation_id"], calling_party_type=_party(leg))
+    engine.emit(leg, "call.conversation.created", created)
     return {"conversation_id": conv["conversation_id"]}
 
 
@@ -314,7 +338,7 @@ declare(
         "client.calls.actions.start_ai_assistant",
         "Start an AI assistant",
         FAMILY,
-        webhooks=_ENDED,
+        webhooks=("call.conversation.created", "call.conversation.start_failed", *_ENDED),
         effect=ai_assistant_start,
         response="command_conversation",
         description="A conversation that records what the far end says; no language model "
