@@ -62,6 +62,7 @@ class EndReason(str, Enum):
     REPLACED = "replaced"  # a conflicting activity started (CONFLICTS: REPLACE)
     CALL_ENDED = "call_ended"  # the leg ended (hangup, either side)
     BRIDGED = "bridged"  # the leg was bridged to another (only kinds in ENDS_ON_BRIDGE)
+    AMD = "amd"  # answering machine detection found a machine (only kinds in ENDS_ON_MACHINE)
 
 
 class Conflict(str, Enum):
@@ -133,6 +134,10 @@ REFUSALS: dict[ActivityKind, Callable[[], ApiFailure]] = {
 # Kinds that end (``bridged``) when their leg is bridged to another: a queued call leaves its
 # queue when it is bridged (Telnyx's call.dequeued reason ``bridged``).
 ENDS_ON_BRIDGE = frozenset({K.QUEUE})
+# (chosen) What a detected answering machine stops: the prompts playing to it, and a gather
+# waiting for its digits, each ending with status cancelled_amd (the one value of the spec's
+# speak, playback and gather status enums that names AMD; the spec says no more).
+ENDS_ON_MACHINE = frozenset({K.PLAYBACK, K.SPEAK, K.GATHER})
 
 OnEnd = Callable[["Activity", EndReason], None]
 

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors, webhooks
-from .activities import ENDS_ON_BRIDGE, Activities, Activity, ActivityKind, EndReason, OnEnd
+from .activities import (
+    ENDS_ON_BRIDGE,
+    ENDS_ON_MACHINE,
+    Activities,
+    Activity,
+    ActivityKind,
+    EndReason,
+    OnEnd,
+)
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .connections import ConnectionStore
@@ -605,7 +613,14 @@ class Engine:
                 greeting, greeting_at = "not_sure", cap
 
         def report(event_type: str, value: str) -> Callable[[], None]:
-            return lambda: self.emit(b, event_type, webhooks.machine_result(b, value))
+            def step() -> None:
+                self.emit(b, event_type, webhooks.machine_result(b, value))
+                if value == "machine" and b.activities is not None:
+                    # (chosen) A machine answered: what plays to it, and a gather for its
+                    # digits, stop with status cancelled_amd (activities.ENDS_ON_MACHINE).
+                    b.activities.stop_kinds(ENDS_ON_MACHINE, EndReason.AMD, self.clock.now())
+
+            return step
 
         if mode in STANDARD_AMD:
             self.after(b, detect_at, report("call.machine.detection.ended", result))

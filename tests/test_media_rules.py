@@ -129,3 +129,53 @@ def test_far_end_steps_are_checked_with_file_and_line(tmp_path: Path) -> None:
         f"{path}:7: far_end[2].when: 'sometime' does not match the pattern "
         "'^(prompt_started|prompt_ended|gather_started|dtmf_sent(:[0-9A-D*#]+)?)$'",
     ]
+
+
+def dialled_with_amd(h: Harness, to: str) -> str:
+    r = h.request(
+        "POST",
+        "/v2/calls",
+        {
+            "connection_id": "1234567890",
+            "from": "+12125550199",
+            "to": to,
+            "webhook_url": "http://app/d",
+            "answering_machine_detection": "detect",
+        },
+    )
+    assert r.status == 200, r.payload
+    ccid = str(r.payload["data"]["call_control_id"])
+    h.run(2.5)  # the bundled voicemail and answered scenarios pick up within 2 s
+    assert "call.answered" in h.events(ccid)
+    return ccid
+
+
+def test_a_machine_cancels_the_prompt_and_the_gather_playing_to_it() -> None:
+    h = Harness()
+    ccid = dialled_with_amd(h, "+13125550105")  # voicemail: AMD says machine 3 s after answer
+    act(h, ccid, "speak", payload="Hello " * 60, voice="female")  # 24 s of speech
+    h.run(10)
+    ended = [s for s in h.sent if s.ccid == ccid and s.event_type == "call.speak.ended"]
+    assert [s.payload["status"] for s in ended] == ["cancelled_amd"]
+    events = h.events(ccid)
+    assert events.index("call.machine.detection.ended") < events.index("call.speak.ended")
+
+    h2 = Harness()
+    ccid = dialled_with_amd(h2, "+13125550105")
+    act(h2, ccid, "gather_using_speak", payload="Press one " * 20, voice="female")
+    h2.run(10)
+    statuses = {
+        s.event_type: s.payload["status"]
+        for s in h2.sent
+        if s.ccid == ccid and s.event_type in ("call.gather.ended", "call.speak.ended")
+    }
+    assert statuses == {"call.gather.ended": "cancelled_amd", "call.speak.ended": "cancelled_amd"}
+
+
+def test_a_human_hears_the_whole_prompt() -> None:
+    h = Harness()
+    ccid = dialled_with_amd(h, "+13125550100")  # answered: AMD says human
+    act(h, ccid, "speak", payload="Hello " * 10, voice="female")
+    h.run(30)
+    ended = [s.payload["status"] for s in h.sent if s.event_type == "call.speak.ended"]
+    assert ended == ["completed"]

@@ -44,6 +44,7 @@ END_STATUS = {
     EndReason.STOPPED: "cancelled",
     EndReason.REPLACED: "cancelled",
     EndReason.CALL_ENDED: "call_hangup",
+    EndReason.AMD: "cancelled_amd",
 }
 
 
@@ -103,7 +104,7 @@ class Gather:
 
     def on_end(self, activity: Activity, reason: EndReason) -> None:
         self._cancel_timer()
-        self._stop_prompt(hangup=reason is EndReason.CALL_ENDED)
+        self._stop_prompt(reason)
         status = self.status if reason is EndReason.COMPLETED else END_STATUS[reason]
         payload = {**media_payload(self.leg), "digits": self.digits, "status": status}
         if self.gather_id is not None:
@@ -180,14 +181,14 @@ class Gather:
         self._end_prompt("completed")
         self._wait(self.timeout, self._no_input)
 
-    def _stop_prompt(self, hangup: bool = False) -> None:
+    def _stop_prompt(self, reason: EndReason = EndReason.STOPPED) -> None:
         if self.playing is None:
             return
-        if hangup:
-            self._end_prompt("call_hangup")
-            return
         statuses = SPEAK_STATUS if self.prompt == "speak" else PLAYBACK_STATUS
-        self._end_prompt(statuses[EndReason.STOPPED])
+        # The prompt ends as its gather did when the call or a machine ended it; otherwise the
+        # gather ended (digits, a command, a new prompt) and stopped it.
+        own = reason in (EndReason.CALL_ENDED, EndReason.AMD)
+        self._end_prompt(statuses[reason if own else EndReason.STOPPED])
 
     def _end_prompt(self, status: str) -> None:
         assert self.playing is not None

@@ -33,6 +33,7 @@ SPEAK_STATUS = {
     EndReason.STOPPED: "completed",
     EndReason.REPLACED: "completed",
     EndReason.CALL_ENDED: "call_hangup",
+    EndReason.AMD: "cancelled_amd",
 }
 # call.playback.ended: stopped or replaced audio is cancelled (chosen, from the enum).
 PLAYBACK_STATUS = {
@@ -40,6 +41,7 @@ PLAYBACK_STATUS = {
     EndReason.STOPPED: "cancelled",
     EndReason.REPLACED: "cancelled",
     EndReason.CALL_ENDED: "call_hangup",
+    EndReason.AMD: "cancelled_amd",
 }
 # What a WAV or MP3 file starts with: playback_content that is neither fails to play.
 AUDIO_MAGIC = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
