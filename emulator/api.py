@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import bodies, errors
+from .audio_lengths import AudioLengths
 from .calls import iso
 from .clock import Clock
 from .commands.registry import Command, Context, commands
@@ -145,6 +146,7 @@ class Api:
         )
         # The emulator's public address for recording links: --public-url, else where it
         # listens (the server sets the real port once bound; in-process, the mock's origin).
+        self.audio_lengths = AudioLengths()  # filled by the server (emulator/audio_lengths.py)
         self.links = PublicBase(
             settings.public_url
             or f"http://{'[' + settings.host + ']' if ':' in settings.host else settings.host}"
@@ -193,6 +195,7 @@ class Api:
                 ),
                 links=self.links,
             )
+            engine.audio_lengths = self.audio_lengths
             engine.connections = ConnectionStore.seeded(
                 self.settings.connections,
                 iso(self.clock.now()),

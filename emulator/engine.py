@@ -30,6 +30,7 @@ from .activities import (
     EndReason,
     OnEnd,
 )
+from .audio_lengths import AudioLengths
 from .calls import CallStore, Leg, Routing, iso
 from .clock import Clock
 from .connections import ConnectionStore
@@ -118,6 +119,8 @@ class Engine:
         self.commands = Journal(config.journal_limit)
         # The emulator's public address, for the recording links it hands out (shared).
         self.links = links if links is not None else PublicBase()
+        # Real lengths of audio files the server measured before a command ran (shared).
+        self.audio_lengths = AudioLengths()
         self.recordings = RecordingStore()
         self.recording_transcriptions = RecordingTranscriptionStore()
         self.queues = QueueStore()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import math
 from collections import deque
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from .audio_lengths import mp3_secs
 from .calls import iso
 from .stream_audio import FRAME_MS, MediaFormat, Sound, frame, speech_pattern
 
@@ -387,7 +387,7 @@ class MediaStream:
             self._error(ERR_INVALID_MEDIA, "media.payload is not valid base64.", now)
             return
         mode = self.params.bidirectional_mode
-        secs = _rtp_secs(self.params, data) if mode == "rtp" else _mp3_secs(data)
+        secs = _rtp_secs(self.params, data) if mode == "rtp" else mp3_secs(data)
         if secs is None:
             self._error(ERR_INVALID_MEDIA, "media.payload is not an MP3 file.", now)
             return
@@ -447,19 +447,6 @@ def _rtp_secs(params: StreamParams, data: bytes) -> float:
     if codec == "G722":
         return len(data) / G722_BYTES_PER_SEC
     return FRAME_SECS  # OPUS, AMR-WB: (chosen) one frame per message
-
-
-def _mp3_secs(data: bytes) -> float | None:
-    """The length of an MP3 file (mutagen reads its frame headers); None if it is not one."""
-    from mutagen import MutagenError
-    from mutagen.mp3 import MP3
-
-    try:
-        info: Any = MP3(io.BytesIO(data)).info  # type: ignore[no-untyped-call]
-        length = info.length
-    except (MutagenError, ValueError, EOFError):
-        return None
-    return float(length) if length > 0 else None
 
 
 class StreamHub:

@@ -267,3 +267,23 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         return self.api.outbox.pending()
+
+
+async def fetch_audio_length(session: aiohttp.ClientSession, url: str) -> float | None:
+    """Download an audio file (at most ``audio_lengths.MAX_BYTES``, within
+    ``FETCH_TIMEOUT_SECS``) and measure it; None when it cannot be had or measured, so the
+    command falls back to the scenario's or the default length (emulator/audio_lengths.py)."""
+    from .audio_lengths import FETCH_TIMEOUT_SECS, MAX_BYTES, measure
+
+    try:
+        async with session.get(
+            url, timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECS), allow_redirects=False
+        ) as response:
+            if response.status != 200:
+                return None
+            data = await response.content.read(MAX_BYTES + 1)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        return None
+    if len(data) > MAX_BYTES:
+        return None
+    return measure(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -23,10 +24,11 @@ from starlette.types import Receive, Scope, Send
 
 from . import dashboard, errors, event_stream
 from .api import Api, ApiRequest, ApiResponse
+from .audio_lengths import MEASURED_ACTIONS, URL_FIELDS, reachable
 from .clock import SystemClock
 from .config import Settings
 from .scenarios import ScenarioBook
-from .sender import WebhookSender, new_session
+from .sender import WebhookSender, fetch_audio_length, new_session
 from .stream_client import StreamClient
 
 log = logging.getLogger("telnyx_emulator.api")
@@ -83,6 +85,8 @@ def create_app(
                 body=body,
                 query=dict(request.query_params) if scope["query_string"] else {},
             )
+            if request.method == "POST" and scope["path"].endswith(MEASURED_ACTIONS):
+                await _measure_audio(api, state, body)
             result = api.handle(api_request)
         except errors.ApiFailure as failure:
             result = ApiResponse(failure.status, failure.body(), dict(failure.headers))
@@ -290,3 +294,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise errors.body_too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _measure_audio(api: Api, state: dict[str, Any], body: bytes) -> None:
+    """Before ``playback_start`` / ``gather_using_audio`` run, measure the files they name when
+    the server may reach them (emulator/audio_lengths.py). Best effort: any problem leaves the
+    length unknown and the command runs as it would have (its body is validated later)."""
+    sender = state.get("sender")
+    if sender is None:
+        return
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return
+    if not isinstance(fields, dict):
+        return
+    allowed = api.outbox.allow
+    for name in URL_FIELDS:
+        url = fields.get(name)
+        if isinstance(url, str) and url not in api.audio_lengths and reachable(url, allowed):
+            secs = await fetch_audio_length(sender.client, url)
+            if secs is not None:
+                api.audio_lengths.remember(url, secs)

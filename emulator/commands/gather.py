@@ -169,8 +169,8 @@ class Gather:
         else:
             extra = 0.0
             if invalid and (p.get("invalid_audio_url") or p.get("invalid_media_name")):
-                extra = audio_secs(self.leg)
-            secs = extra + audio_secs(self.leg)
+                extra = audio_secs(self.engine, self.leg, p.get("invalid_audio_url"))
+            secs = extra + audio_secs(self.engine, self.leg, p.get("audio_url"))
             started, ended = "call.playback.started", "call.playback.ended"
             payload = {**media_payload(self.leg), **_media(p), "overlay": False}
         self.engine.emit(self.leg, started, payload)

@@ -47,13 +47,15 @@ PLAYBACK_STATUS = {
 AUDIO_MAGIC = (b"RIFF", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
 
 
-def audio_secs(leg: Leg) -> float:
-    """How long an audio file lasts on this leg: its scenario's ``media.audio_secs``, else the
-    default (the emulator fetches no audio)."""
+def audio_secs(engine: Engine, leg: Leg, url: object = None) -> float:
+    """How long an audio file lasts on this leg: its scenario's ``media.audio_secs`` (a test's
+    explicit choice), else the file's real length if the server could measure it
+    (emulator/audio_lengths.py), else the default."""
     scenario = leg.scenario
     if scenario is not None and scenario.audio_secs is not None:
         return scenario.audio_secs
-    return DEFAULT_AUDIO_SECS
+    measured = engine.audio_lengths.get(url)
+    return measured if measured is not None else DEFAULT_AUDIO_SECS
 
 
 def looped(secs: float, loop: Any) -> float | None:
@@ -164,7 +166,7 @@ def playback_start(ctx: Context, p: dict[str, Any]) -> None:
         return "call.playback.ended", payload
 
     kind = ActivityKind.OVERLAY if overlay else ActivityKind.PLAYBACK
-    secs = looped(audio_secs(leg), p.get("loop"))
+    secs = looped(audio_secs(engine, leg, p.get("audio_url")), p.get("loop"))
     started = ("call.playback.started", {**media_payload(leg), **fields})
     play(engine, leg, kind, secs, started, ended, listeners(leg, p.get("target_legs")))
 
