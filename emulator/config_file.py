@@ -43,8 +43,6 @@ from .scenarios import (
     _duplicate_keys,
     _line_of,
     _translate,
-    _yaml_error_line,
-    _yaml_error_reason,
 )
 
 DEFAULT_FILE = "telnyx-emulator.yaml"
@@ -141,19 +139,10 @@ def check(path: Path) -> list[ConfigProblem]:
 
 def _parse(path: Path, problems: list[ConfigProblem]) -> ConfigFile | None:
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigProblem(file, 0, f"cannot read the file: {exc}"))
+    composed = sc.read_yaml(path, problems)
+    if composed is None:
         return None
-    try:
-        root, data = _compose(text)
-    except yaml.MarkedYAMLError as exc:
-        problems.append(ConfigProblem(file, _yaml_error_line(exc), _yaml_error_reason(exc)))
-        return None
-    except yaml.YAMLError as exc:
-        problems.append(ConfigProblem(file, 1, f"invalid YAML: {exc}"))
-        return None
+    root, data = composed
     if root is None:
         return ConfigFile(path)  # an empty file configures nothing, which is valid
 

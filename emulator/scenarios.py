@@ -392,26 +392,34 @@ def _load_group(files: Sequence[Path], problems: list[ScenarioProblem]) -> list[
     return scenarios
 
 
-def _parse_file(path: Path, problems: list[ScenarioProblem]) -> tuple[Scenario, int] | None:
-    """The scenario in ``path`` and the line of its name; None (and ``problems``) if invalid."""
+def read_yaml(path: Path, problems: list[ScenarioProblem]) -> tuple[yaml.Node | None, Any] | None:
+    """Read and compose a YAML file the emulator is given (a scenario, the config file): its
+    root node (for line numbers) and data, or None with the reason in ``problems`` as
+    ``file:line``. Never raises, whatever the file holds."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(ScenarioProblem(file, 0, f"cannot read the file: {exc}"))
         return None
-
     try:
-        root, data = _compose(text)
+        return _compose(text)
     except yaml.MarkedYAMLError as exc:
         problems.append(ScenarioProblem(file, _yaml_error_line(exc), _yaml_error_reason(exc)))
-        return None
     except yaml.YAMLError as exc:
         problems.append(ScenarioProblem(file, 1, f"invalid YAML: {exc}"))
-        return None
     except (ValueError, RecursionError) as exc:  # a 5,000-digit integer; absurdly deep nesting
         problems.append(ScenarioProblem(file, 1, f"invalid YAML: {type(exc).__name__}: {exc}"))
+    return None
+
+
+def _parse_file(path: Path, problems: list[ScenarioProblem]) -> tuple[Scenario, int] | None:
+    """The scenario in ``path`` and the line of its name; None (and ``problems``) if invalid."""
+    file = str(path)
+    composed = read_yaml(path, problems)
+    if composed is None:
         return None
+    root, data = composed
 
     if root is None:
         problems.append(

@@ -308,3 +308,13 @@ def test_config_file_problems_are_reported_with_lines(tmp_path: Path) -> None:
     ]
     with pytest.raises(config_file.ConfigError):
         config_file.load(path)
+
+
+def test_a_hostile_config_file_gets_a_line_not_a_traceback(tmp_path: Path) -> None:
+    """The config file is read like a scenario file (scenarios.read_yaml): numbers YAML cannot
+    turn into a value are a file:line problem, never an exception."""
+    path = tmp_path / "telnyx-emulator.yaml"
+    path.write_text("connections:\n  - id: 1\n    webhook_timeout_secs: " + "9" * 5000 + "\n")
+    [problem] = config_file.check(path)
+    assert problem.file == str(path) and problem.line == 1
+    assert problem.reason.startswith("invalid YAML: ValueError")
